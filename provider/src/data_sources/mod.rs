@@ -1,0 +1,3 @@
+//! Data sources, one file each, named after the data source.
+
+pub mod domains;

@@ -1,0 +1,374 @@
+//! What a provider is made of, in typed form: the provider itself, data sources, managed resources and
+//! functions. Implementations speak in their own serde structs; the adapters at the bottom of this file turn
+//! them into the dynamic form the server dispatches to. Nothing here knows about any particular provider.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::bridge::{from_value, to_value, BridgeError};
+use super::diag::{Diagnostic, Diagnostics};
+use super::schema::{Schema, TfBlock, TfType};
+use super::types::Type;
+use super::value::Value;
+
+/// What every call gets: the cancellation token that StopProvider and Shutdown trip.
+#[derive(Clone, Debug, Default)]
+pub struct CallContext {
+    pub cancel: CancellationToken,
+}
+
+/// Turns a bridge error into a diagnostic on the attribute it concerns.
+pub fn bridge_diagnostic(what: &str, e: BridgeError) -> Diagnostic {
+    Diagnostic::error(
+        format!("Invalid {what}"),
+        format!("{}: {}", e.path, e.message),
+    )
+    .at(e.path)
+}
+
+/// The provider: its configuration block and what it offers.
+#[tonic::async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The provider block, as a typed struct.
+    type Config: TfBlock + DeserializeOwned + Send + Sync;
+
+    /// Checks the provider block without contacting anything. Values may still be unknown.
+    fn validate(&self, _config: &Self::Config) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+
+    /// Takes the provider block before any resource call. Must not contact any outside system: clients are
+    /// built lazily, when a resource first needs them.
+    async fn configure(
+        &self,
+        config: Self::Config,
+        terraform_version: &str,
+    ) -> Result<(), Diagnostics>;
+
+    fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>>;
+    fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>>;
+    fn functions(self: &Arc<Self>) -> Vec<Arc<dyn DynFunction>>;
+}
+
+/// A data source: reads something and returns its model with computed attributes filled in.
+#[tonic::async_trait]
+pub trait DataSource: Send + Sync + 'static {
+    const TYPE_NAME: &'static str;
+    /// Configuration and result in one struct, as Terraform sees a data source.
+    type Model: TfBlock + Serialize + DeserializeOwned + Send + Sync;
+
+    /// Checks configuration without I/O. Called at validate when fully known, and again before read.
+    fn validate(&self, _config: &Self::Model) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        config: Self::Model,
+    ) -> Result<Self::Model, Diagnostics>;
+}
+
+/// Planned changes a resource may add to Terraform's proposal.
+pub struct Plan<S> {
+    pub state: S,
+    /// Attribute names whose change forces replacement.
+    pub requires_replace: Vec<String>,
+}
+
+/// A managed resource. State is a typed struct; computed attributes not yet known are `Known::Unknown`.
+#[tonic::async_trait]
+pub trait Resource: Send + Sync + 'static {
+    const TYPE_NAME: &'static str;
+    const SCHEMA_VERSION: i64 = 0;
+    type State: TfBlock + Serialize + DeserializeOwned + Clone + Send + Sync;
+
+    fn validate(&self, _config: &Self::State) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+
+    /// Attributes whose change replaces the object instead of updating it.
+    fn requires_replace(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Adjusts Terraform's proposed state. The default keeps it; the framework has already marked unset
+    /// computed attributes unknown on create.
+    async fn plan(
+        &self,
+        _ctx: &CallContext,
+        _prior: Option<&Self::State>,
+        proposed: Self::State,
+    ) -> Result<Self::State, Diagnostics> {
+        Ok(proposed)
+    }
+
+    async fn create(
+        &self,
+        ctx: &CallContext,
+        planned: Self::State,
+    ) -> Result<Self::State, Diagnostics>;
+    /// Refreshes state from the world; `None` means the object is gone.
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        current: Self::State,
+    ) -> Result<Option<Self::State>, Diagnostics>;
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        prior: Self::State,
+        planned: Self::State,
+    ) -> Result<Self::State, Diagnostics>;
+    async fn delete(&self, ctx: &CallContext, prior: Self::State) -> Result<(), Diagnostics>;
+    /// Builds the state of an existing object from the ID the user gave `terraform import`.
+    async fn import(&self, ctx: &CallContext, id: &str) -> Result<Self::State, Diagnostics>;
+}
+
+/// Why a function call failed, and which argument caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionError {
+    pub text: String,
+    pub argument: Option<i64>,
+}
+
+/// A provider-defined function, called as `provider::NAME::FUNCTION(...)`.
+pub trait Function: Send + Sync + 'static {
+    const NAME: &'static str;
+    const SUMMARY: &'static str;
+    /// Parameters in order, as the fields of a struct; its doc comment describes the function.
+    type Args: TfBlock + DeserializeOwned + Send;
+    type Output: TfType + Serialize;
+
+    fn call(&self, args: Self::Args) -> Result<Self::Output, FunctionError>;
+}
+
+// ----- dynamic adapters -----
+
+#[tonic::async_trait]
+pub trait DynDataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, config: &Value) -> Vec<Diagnostic>;
+    async fn read(&self, ctx: &CallContext, config: &Value) -> Result<Value, Diagnostics>;
+}
+
+#[tonic::async_trait]
+impl<D: DataSource> DynDataSource for D {
+    fn type_name(&self) -> &'static str {
+        D::TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::of::<D::Model>(0)
+    }
+
+    fn validate(&self, config: &Value) -> Vec<Diagnostic> {
+        match from_value::<D::Model>(config) {
+            Ok(model) => DataSource::validate(self, &model),
+            // Not yet known values are checked again before read, when they are known.
+            Err(_) if config.contains_unknown() => Vec::new(),
+            Err(e) => vec![bridge_diagnostic("configuration", e)],
+        }
+    }
+
+    async fn read(&self, ctx: &CallContext, config: &Value) -> Result<Value, Diagnostics> {
+        let model = from_value::<D::Model>(config)
+            .map_err(|e| Diagnostics::from(bridge_diagnostic("configuration", e)))?;
+        let problems = DataSource::validate(self, &model);
+        if !problems.is_empty() {
+            return Err(problems.into());
+        }
+        let result = DataSource::read(self, ctx, model).await?;
+        to_value(&result).map_err(|e| bridge_diagnostic("result", e).into())
+    }
+}
+
+#[tonic::async_trait]
+pub trait DynResource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn requires_replace(&self) -> &'static [&'static str];
+    fn validate(&self, config: &Value) -> Vec<Diagnostic>;
+    async fn plan(
+        &self,
+        ctx: &CallContext,
+        prior: Option<&Value>,
+        proposed: &Value,
+    ) -> Result<Value, Diagnostics>;
+    async fn create(&self, ctx: &CallContext, planned: &Value) -> Result<Value, Diagnostics>;
+    async fn read(&self, ctx: &CallContext, current: &Value) -> Result<Option<Value>, Diagnostics>;
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics>;
+    async fn delete(&self, ctx: &CallContext, prior: &Value) -> Result<(), Diagnostics>;
+    async fn import(&self, ctx: &CallContext, id: &str) -> Result<Value, Diagnostics>;
+}
+
+fn typed<T: DeserializeOwned>(what: &str, v: &Value) -> Result<T, Diagnostics> {
+    from_value(v).map_err(|e| bridge_diagnostic(what, e).into())
+}
+
+fn untyped<T: Serialize>(what: &str, v: &T) -> Result<Value, Diagnostics> {
+    to_value(v).map_err(|e| bridge_diagnostic(what, e).into())
+}
+
+#[tonic::async_trait]
+impl<R: Resource> DynResource for R {
+    fn type_name(&self) -> &'static str {
+        R::TYPE_NAME
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::of::<R::State>(R::SCHEMA_VERSION)
+    }
+
+    fn requires_replace(&self) -> &'static [&'static str] {
+        Resource::requires_replace(self)
+    }
+
+    fn validate(&self, config: &Value) -> Vec<Diagnostic> {
+        match from_value::<R::State>(config) {
+            Ok(state) => Resource::validate(self, &state),
+            Err(_) if config.contains_unknown() => Vec::new(),
+            Err(e) => vec![bridge_diagnostic("configuration", e)],
+        }
+    }
+
+    async fn plan(
+        &self,
+        ctx: &CallContext,
+        prior: Option<&Value>,
+        proposed: &Value,
+    ) -> Result<Value, Diagnostics> {
+        let prior: Option<R::State> = prior.map(|p| typed("prior state", p)).transpose()?;
+        let proposed: R::State = typed("planned state", proposed)?;
+        let planned = Resource::plan(self, ctx, prior.as_ref(), proposed).await?;
+        untyped("planned state", &planned)
+    }
+
+    async fn create(&self, ctx: &CallContext, planned: &Value) -> Result<Value, Diagnostics> {
+        let state = Resource::create(self, ctx, typed("planned state", planned)?).await?;
+        untyped("new state", &state)
+    }
+
+    async fn read(&self, ctx: &CallContext, current: &Value) -> Result<Option<Value>, Diagnostics> {
+        match Resource::read(self, ctx, typed("state", current)?).await? {
+            Some(state) => Ok(Some(untyped("state", &state)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &CallContext,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<Value, Diagnostics> {
+        let state = Resource::update(
+            self,
+            ctx,
+            typed("prior state", prior)?,
+            typed("planned state", planned)?,
+        )
+        .await?;
+        untyped("new state", &state)
+    }
+
+    async fn delete(&self, ctx: &CallContext, prior: &Value) -> Result<(), Diagnostics> {
+        Resource::delete(self, ctx, typed("prior state", prior)?).await
+    }
+
+    async fn import(&self, ctx: &CallContext, id: &str) -> Result<Value, Diagnostics> {
+        let state = Resource::import(self, ctx, id).await?;
+        untyped("imported state", &state)
+    }
+}
+
+/// A function parameter as the protocol describes it.
+pub struct Parameter {
+    pub name: String,
+    pub ty: Type,
+    pub description: String,
+}
+
+pub trait DynFunction: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    fn description(&self) -> String;
+    fn parameters(&self) -> Vec<Parameter>;
+    fn return_type(&self) -> Type;
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError>;
+}
+
+impl<F: Function> DynFunction for F {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+
+    fn summary(&self) -> &'static str {
+        F::SUMMARY
+    }
+
+    fn description(&self) -> String {
+        F::Args::block().description
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        F::Args::block()
+            .attributes
+            .into_iter()
+            .map(|a| Parameter {
+                name: a.name,
+                ty: a.ty,
+                description: a.description,
+            })
+            .collect()
+    }
+
+    fn return_type(&self) -> Type {
+        F::Output::tf_type()
+    }
+
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        let params = self.parameters();
+        if args.len() != params.len() {
+            return Err(FunctionError {
+                text: format!(
+                    "{} takes {} arguments, got {}",
+                    F::NAME,
+                    params.len(),
+                    args.len()
+                ),
+                argument: None,
+            });
+        }
+        let object = Value::Object(
+            params
+                .iter()
+                .zip(args)
+                .map(|(p, a)| (p.name.clone(), a.clone()))
+                .collect(),
+        );
+        let typed_args: F::Args = from_value(&object).map_err(|e| {
+            let argument = params
+                .iter()
+                .position(|p| e.path.0.first() == Some(&super::path::Step::Attr(p.name.clone())));
+            FunctionError {
+                text: format!("invalid argument: {}", e.message),
+                argument: argument.map(|i| i as i64),
+            }
+        })?;
+        let output = Function::call(self, typed_args)?;
+        to_value(&output).map_err(|e| FunctionError {
+            text: format!("result could not be encoded: {e}"),
+            argument: None,
+        })
+    }
+}
