@@ -37,16 +37,11 @@ fn functions_and_data_source_apply_and_replan_empty() {
     if !ws.terraform.at_least(1, 8, "provider-defined functions") {
         return;
     }
-    ws.run(&["apply", "-auto-approve", "-no-color"])
-        .expect_code(0, "apply");
+    ws.run(&["apply", "-auto-approve", "-no-color"]).expect_code(0, "apply");
     let out = ws.outputs();
     assert_eq!(
         out["normalized"]["value"],
-        serde_json::json!([
-            "*.example.com",
-            "registry.example.org",
-            "xn--bcher-kva.example"
-        ])
+        serde_json::json!(["*.example.com", "registry.example.org", "xn--bcher-kva.example"])
     );
     assert_eq!(
         out["removed"]["value"],
@@ -60,8 +55,7 @@ fn functions_and_data_source_apply_and_replan_empty() {
     assert_eq!(out["wildcard_matches_below"]["value"], true);
     assert_eq!(out["wildcard_skips_apex"]["value"], false);
     // A second plan changes nothing: -detailed-exitcode exits 0 only for an empty plan.
-    ws.run(&["plan", "-detailed-exitcode", "-no-color"])
-        .expect_code(0, "second plan");
+    ws.run(&["plan", "-detailed-exitcode", "-no-color"]).expect_code(0, "second plan");
 }
 
 #[test]
@@ -78,9 +72,7 @@ data "aviatrix_mcp_egress_domains" "bad" {
 }
 "#,
     );
-    let run = ws
-        .run(&["plan", "-json", "-no-color"])
-        .expect_code(1, "plan with a bad domain");
+    let run = ws.run(&["plan", "-json", "-no-color"]).expect_code(1, "plan with a bad domain");
     let diag = run
         .stdout
         .lines()
@@ -90,14 +82,8 @@ data "aviatrix_mcp_egress_domains" "bad" {
         .clone();
     assert_eq!(diag["summary"], "Invalid egress domain");
     let detail = diag["detail"].as_str().unwrap();
-    assert!(
-        detail.starts_with("domains[1] = \"evil.example.com:443\": ports are not part of a domain"),
-        "{detail}"
-    );
-    assert!(
-        detail.contains("(rule no-port)") && detail.contains("Accepted: a hostname such as"),
-        "{detail}"
-    );
+    assert!(detail.starts_with("domains[1] = \"evil.example.com:443\": ports are not part of a domain"), "{detail}");
+    assert!(detail.contains("(rule no-port)") && detail.contains("Accepted: a hostname such as"), "{detail}");
     // Terraform highlights exactly the offending element of the list.
     let snippet = &diag["snippet"];
     let code = snippet["code"].as_str().unwrap();
@@ -105,11 +91,7 @@ data "aviatrix_mcp_egress_domains" "bad" {
         snippet["highlight_start_offset"].as_u64().unwrap() as usize,
         snippet["highlight_end_offset"].as_u64().unwrap() as usize,
     );
-    assert_eq!(
-        &code[start..end],
-        "\"evil.example.com:443\"",
-        "highlight in {code:?}"
-    );
+    assert_eq!(&code[start..end], "\"evil.example.com:443\"", "highlight in {code:?}");
 }
 
 #[test]
@@ -127,40 +109,26 @@ output "x" { value = provider::aviatrix::normalize_domain("https://api.example.c
     if !ws.terraform.at_least(1, 8, "provider-defined functions") {
         return;
     }
-    let run = ws
-        .run(&["plan", "-no-color"])
-        .expect_code(1, "plan with a bad function argument");
+    let run = ws.run(&["plan", "-no-color"]).expect_code(1, "plan with a bad function argument");
     assert!(run.stderr.contains("rule no-scheme"), "{}", run.stderr);
 }
 
 #[test]
 fn schema_json_shows_descriptions() {
     let ws = Workspace::new(DATA_SOURCE);
-    let run = ws
-        .run(&["providers", "schema", "-json"])
-        .expect_code(0, "providers schema");
+    let run = ws.run(&["providers", "schema", "-json"]).expect_code(0, "providers schema");
     let schema: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let provider = &schema["provider_schemas"]["registry.terraform.io/mcp-egress/aviatrix"];
     let ds = &provider["data_source_schemas"]["aviatrix_mcp_egress_domains"]["block"];
-    assert!(ds["description"]
-        .as_str()
-        .unwrap()
-        .starts_with("Normalises an egress permit list"));
-    assert_eq!(
-        ds["attributes"]["domains"]["type"],
-        serde_json::json!(["list", "string"])
-    );
+    assert!(ds["description"].as_str().unwrap().starts_with("Normalises an egress permit list"));
+    assert_eq!(ds["attributes"]["domains"]["type"], serde_json::json!(["list", "string"]));
     assert_eq!(ds["attributes"]["domains"]["required"], true);
     assert_eq!(ds["attributes"]["normalized"]["computed"], true);
     let password = &provider["provider"]["block"]["attributes"]["password"];
     assert_eq!(password["sensitive"], true);
-    assert!(password["description"]
-        .as_str()
-        .unwrap()
-        .contains("AVIATRIX_PASSWORD"));
+    assert!(password["description"].as_str().unwrap().contains("AVIATRIX_PASSWORD"));
     assert!(
-        provider["provider"]["block"]["block_types"]["azure"]["block"]["attributes"]
-            ["client_secret"]["sensitive"]
+        provider["provider"]["block"]["block_types"]["azure"]["block"]["attributes"]["client_secret"]["sensitive"]
             == true
     );
     // Terraform before 1.8 does not show functions in the schema.
@@ -168,10 +136,7 @@ fn schema_json_shows_descriptions() {
         let f = &provider["functions"]["domain_matches"];
         assert_eq!(f["return_type"], "bool");
         assert_eq!(f["parameters"][0]["name"], "pattern");
-        assert!(f["description"]
-            .as_str()
-            .unwrap()
-            .contains("never `example.com`"));
+        assert!(f["description"].as_str().unwrap().contains("never `example.com`"));
     }
 }
 
@@ -179,23 +144,13 @@ fn schema_json_shows_descriptions() {
 fn tf_log_debug_shows_provider_lines_and_nothing_without_it() {
     let mut ws = Workspace::new(DATA_SOURCE);
     let quiet = ws.run(&["plan", "-no-color"]);
-    assert!(
-        !quiet
-            .stderr
-            .contains("provider.terraform-provider-aviatrix"),
-        "logs without TF_LOG:\n{}",
-        quiet.stderr
-    );
+    assert!(!quiet.stderr.contains("provider.terraform-provider-aviatrix"), "logs without TF_LOG:\n{}", quiet.stderr);
     ws.set_env("TF_LOG", "debug");
     let loud = ws.run(&["plan", "-no-color"]);
-    let ours: Vec<&str> = loud
-        .stderr
-        .lines()
-        .filter(|l| l.contains("[DEBUG] provider.terraform-provider-aviatrix: "))
-        .collect();
+    let ours: Vec<&str> =
+        loud.stderr.lines().filter(|l| l.contains("[DEBUG] provider.terraform-provider-aviatrix: ")).collect();
     assert!(
-        ours.iter().any(|l| l.contains("reading data source")
-            && l.contains("type_name=aviatrix_mcp_egress_domains")),
+        ours.iter().any(|l| l.contains("reading data source") && l.contains("type_name=aviatrix_mcp_egress_domains")),
         "no data source line in:\n{}",
         ours.join("\n")
     );
@@ -209,16 +164,10 @@ fn tf_log_debug_shows_provider_lines_and_nothing_without_it() {
 #[test]
 fn the_provider_run_by_hand_says_what_it_is() {
     let bin = terraform_cli::provider_dir().join("terraform-provider-aviatrix");
-    let out = std::process::Command::new(bin)
-        .env_remove("TF_PLUGIN_MAGIC_COOKIE")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(bin).env_remove("TF_PLUGIN_MAGIC_COOKIE").output().unwrap();
     assert_ne!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stderr);
     assert_eq!(text.trim().lines().count(), 1, "{text}");
-    assert!(
-        text.contains("is a Terraform plugin") && text.contains("mcp-egress/aviatrix"),
-        "{text}"
-    );
+    assert!(text.contains("is a Terraform plugin") && text.contains("mcp-egress/aviatrix"), "{text}");
     assert!(out.stdout.is_empty());
 }

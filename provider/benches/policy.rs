@@ -57,20 +57,9 @@ fn rate(hosts: &[Domain], budget: Duration, mut f: impl FnMut(&Domain) -> bool) 
 }
 
 fn main() {
-    let budget = Duration::from_millis(
-        std::env::var("BENCH_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(700),
-    );
-    println!(
-        "policy matcher: lookups per second (each figure measured for {} ms)",
-        budget.as_millis()
-    );
-    println!(
-        "{:>10}  {:>16}  {:>16}  {:>10}",
-        "patterns", "matcher", "linear scan", "speed-up"
-    );
+    let budget = Duration::from_millis(std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(700));
+    println!("policy matcher: lookups per second (each figure measured for {} ms)", budget.as_millis());
+    println!("{:>10}  {:>16}  {:>16}  {:>10}", "patterns", "matcher", "linear scan", "speed-up");
     let mut at_10 = None;
     let mut at_max = None;
     for n in [10usize, 1_000, 100_000] {
@@ -83,11 +72,7 @@ fn main() {
         let slow = rate(scan_hosts, budget, |h| linear_permitting(&ps, h).is_some());
         // Both must agree, or the figures mean nothing.
         for h in scan_hosts {
-            assert_eq!(
-                matcher.permitting(h),
-                linear_permitting(&ps, h),
-                "matcher and scan disagree on {h}"
-            );
+            assert_eq!(matcher.permitting(h), linear_permitting(&ps, h), "matcher and scan disagree on {h}");
         }
         println!("{n:>10}  {fast:>16.0}  {slow:>16.0}  {:>9.1}x", fast / slow);
         if n == 10 {
@@ -96,6 +81,9 @@ fn main() {
         at_max = Some(fast);
     }
     if let (Some(small), Some(large)) = (at_10, at_max) {
-        println!("matcher at 100,000 patterns / at 10 patterns: {:.2} (1.00 = no slowdown; goal: at least 0.50)", large / small);
+        println!(
+            "matcher at 100,000 patterns / at 10 patterns: {:.2} (1.00 = no slowdown; goal: at least 0.50)",
+            large / small
+        );
     }
 }

@@ -9,9 +9,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("starting the async runtime");
-    match runtime.block_on(serve(
-        terraform_provider_aviatrix::provider::AviatrixProvider::default(),
-    )) {
+    match runtime.block_on(serve(terraform_provider_aviatrix::provider::AviatrixProvider::default())) {
         Ok(()) => {}
         Err(HandshakeError::NotStartedByHost) => {
             eprintln!(

@@ -116,11 +116,7 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "Secret(empty)"
-        } else {
-            "Secret(****)"
-        })
+        f.write_str(if self.0.is_empty() { "Secret(empty)" } else { "Secret(****)" })
     }
 }
 
@@ -156,17 +152,9 @@ fn truthy(v: &str) -> Option<bool> {
 
 impl Settings {
     /// Resolves the block against an environment (the process environment in production, a map in tests).
-    pub fn resolve(
-        config: &ProviderConfig,
-        env: &HashMap<String, String>,
-    ) -> Result<Settings, Vec<Diagnostic>> {
+    pub fn resolve(config: &ProviderConfig, env: &HashMap<String, String>) -> Result<Settings, Vec<Diagnostic>> {
         let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        let pick = |value: &Option<String>, name: &str| {
-            value
-                .clone()
-                .filter(|v| !v.is_empty())
-                .or_else(|| var(name))
-        };
+        let pick = |value: &Option<String>, name: &str| value.clone().filter(|v| !v.is_empty()).or_else(|| var(name));
         let aws = config.aws.clone().unwrap_or_default();
         let azure = config.azure.clone().unwrap_or_default();
         let kube = config.kubernetes.clone().unwrap_or_default();
@@ -190,17 +178,13 @@ impl Settings {
             ca_file: pick(&config.ca_file, "AVIATRIX_CA_FILE"),
             skip_tls_verify,
             aws_region: pick(&aws.region, "AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            aws_ec2_endpoint: pick(&aws.ec2_endpoint, "AWS_ENDPOINT_URL_EC2")
-                .or_else(|| var("AWS_ENDPOINT_URL")),
+            aws_ec2_endpoint: pick(&aws.ec2_endpoint, "AWS_ENDPOINT_URL_EC2").or_else(|| var("AWS_ENDPOINT_URL")),
             aws_profile: pick(&aws.profile, "AWS_PROFILE"),
             azure_subscription_id: pick(&azure.subscription_id, "ARM_SUBSCRIPTION_ID"),
             azure_tenant_id: pick(&azure.tenant_id, "ARM_TENANT_ID"),
             azure_client_id: pick(&azure.client_id, "ARM_CLIENT_ID"),
             azure_client_secret: pick(&azure.client_secret, "ARM_CLIENT_SECRET").map(Secret),
-            azure_resource_manager_endpoint: pick(
-                &azure.resource_manager_endpoint,
-                "AZURE_RESOURCE_MANAGER_ENDPOINT",
-            ),
+            azure_resource_manager_endpoint: pick(&azure.resource_manager_endpoint, "AZURE_RESOURCE_MANAGER_ENDPOINT"),
             azure_authority_host: pick(&azure.authority_host, "AZURE_AUTHORITY_HOST"),
             kubeconfig: pick(&kube.config_path, "KUBECONFIG"),
             kube_context: pick(&kube.config_context, "KUBE_CONTEXT"),
@@ -208,10 +192,7 @@ impl Settings {
         };
         for (attr, value) in [
             ("controller_url", &settings.controller_url),
-            (
-                "azure.resource_manager_endpoint",
-                &settings.azure_resource_manager_endpoint,
-            ),
+            ("azure.resource_manager_endpoint", &settings.azure_resource_manager_endpoint),
             ("azure.authority_host", &settings.azure_authority_host),
             ("aws.ec2_endpoint", &settings.aws_ec2_endpoint),
         ] {
@@ -250,16 +231,10 @@ impl Provider for AviatrixProvider {
     type Config = ProviderConfig;
 
     fn validate(&self, config: &ProviderConfig) -> Vec<Diagnostic> {
-        Settings::resolve(config, &HashMap::new())
-            .err()
-            .unwrap_or_default()
+        Settings::resolve(config, &HashMap::new()).err().unwrap_or_default()
     }
 
-    async fn configure(
-        &self,
-        config: ProviderConfig,
-        terraform_version: &str,
-    ) -> Result<(), Diagnostics> {
+    async fn configure(&self, config: ProviderConfig, terraform_version: &str) -> Result<(), Diagnostics> {
         let env: HashMap<String, String> = std::env::vars().collect();
         let settings = Settings::resolve(&config, &env).map_err(Diagnostics::from)?;
         tracing::debug!(
@@ -289,10 +264,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -310,17 +282,10 @@ mod tests {
             ("KUBE_CONTEXT", "lab"),
             ("HELM_BINARY", "/opt/helm"),
         ]);
-        let config = ProviderConfig {
-            username: Some("operator".into()),
-            ..Default::default()
-        };
+        let config = ProviderConfig { username: Some("operator".into()), ..Default::default() };
         let s = Settings::resolve(&config, &e).unwrap();
         assert_eq!(s.controller_url.as_deref(), Some("https://ctl.example.com"));
-        assert_eq!(
-            s.username.as_deref(),
-            Some("operator"),
-            "the block wins over the environment"
-        );
+        assert_eq!(s.username.as_deref(), Some("operator"), "the block wins over the environment");
         assert_eq!(s.password.as_ref().map(Secret::expose), Some("hunter2"));
         assert!(s.skip_tls_verify);
         assert_eq!(s.aws_region.as_deref(), Some("us-east-1"));
@@ -330,36 +295,16 @@ mod tests {
         assert_eq!(s.kube_context.as_deref(), Some("lab"));
         assert_eq!(s.helm_binary, "/opt/helm");
         let shown = format!("{s:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("s3cret"),
-            "secrets leak through Debug: {shown}"
-        );
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "secrets leak through Debug: {shown}");
     }
 
     #[test]
     fn bad_values_are_named() {
-        let config = ProviderConfig {
-            controller_url: Some("ctl.example.com".into()),
-            ..Default::default()
-        };
-        let problems = Settings::resolve(&config, &env(&[("AVIATRIX_SKIP_TLS_VERIFY", "perhaps")]))
-            .unwrap_err();
+        let config = ProviderConfig { controller_url: Some("ctl.example.com".into()), ..Default::default() };
+        let problems = Settings::resolve(&config, &env(&[("AVIATRIX_SKIP_TLS_VERIFY", "perhaps")])).unwrap_err();
         let text: Vec<String> = problems.iter().map(|d| d.detail.clone()).collect();
-        assert!(
-            text.iter()
-                .any(|t| t.contains("AVIATRIX_SKIP_TLS_VERIFY = \"perhaps\"")),
-            "{text:?}"
-        );
-        assert!(
-            text.iter()
-                .any(|t| t.contains("controller_url = \"ctl.example.com\"")),
-            "{text:?}"
-        );
-        assert_eq!(
-            Settings::resolve(&ProviderConfig::default(), &HashMap::new())
-                .unwrap()
-                .helm_binary,
-            "helm"
-        );
+        assert!(text.iter().any(|t| t.contains("AVIATRIX_SKIP_TLS_VERIFY = \"perhaps\"")), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("controller_url = \"ctl.example.com\"")), "{text:?}");
+        assert_eq!(Settings::resolve(&ProviderConfig::default(), &HashMap::new()).unwrap().helm_binary, "helm");
     }
 }

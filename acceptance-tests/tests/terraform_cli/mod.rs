@@ -13,10 +13,7 @@ use std::process::{Command, Output};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("acceptance-tests lives in the repo")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("acceptance-tests lives in the repo").to_path_buf()
 }
 
 /// The directory holding `terraform-provider-aviatrix`.
@@ -26,11 +23,7 @@ pub fn provider_dir() -> PathBuf {
     }
     // target/<profile>/deps/<test> -> target/<profile>
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .to_path_buf();
+    let dir = exe.parent().and_then(Path::parent).expect("target directory").to_path_buf();
     let bin = dir.join("terraform-provider-aviatrix");
     assert!(
         bin.exists(),
@@ -60,17 +53,9 @@ impl Terraform {
             .output()
             .expect("running terraform version");
         let text = String::from_utf8_lossy(&out.stdout);
-        let v = text
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("v0.0.0")
-            .trim_start_matches('v');
+        let v = text.split_whitespace().nth(1).unwrap_or("v0.0.0").trim_start_matches('v');
         let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        let version = (
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-            parts.next().unwrap_or(0),
-        );
+        let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
         Terraform { bin, version }
     }
 
@@ -96,11 +81,7 @@ impl Terraform {
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    })
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
 }
 
 /// A temporary Terraform working directory wired to the provider under test.
@@ -146,25 +127,18 @@ impl Workspace {
 
     pub fn with_overrides(main_tf: &str, extra: &[(&str, &Path)]) -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut overrides = format!(
-            "    \"mcp-egress/aviatrix\" = {:?}\n",
-            provider_dir().display().to_string()
-        );
+        let mut overrides = format!("    \"mcp-egress/aviatrix\" = {:?}\n", provider_dir().display().to_string());
         for (source, path) in extra {
-            overrides.push_str(&format!(
-                "    {source:?} = {:?}\n",
-                path.display().to_string()
-            ));
+            overrides.push_str(&format!("    {source:?} = {:?}\n", path.display().to_string()));
         }
         let cli_config = dir.path().join("terraform.rc");
-        std::fs::write(&cli_config, format!("provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n")).unwrap();
+        std::fs::write(
+            &cli_config,
+            format!("provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n"),
+        )
+        .unwrap();
         std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
-        Workspace {
-            dir,
-            terraform: Terraform::find(),
-            cli_config,
-            env: Vec::new(),
-        }
+        Workspace { dir, terraform: Terraform::find(), cli_config, env: Vec::new() }
     }
 
     pub fn path(&self) -> &Path {
@@ -199,9 +173,7 @@ impl Workspace {
 
     /// `terraform output -json` parsed.
     pub fn outputs(&self) -> serde_json::Value {
-        let run = self
-            .run(&["output", "-json"])
-            .expect_code(0, "terraform output");
+        let run = self.run(&["output", "-json"]).expect_code(0, "terraform output");
         serde_json::from_str(&run.stdout).expect("output -json is JSON")
     }
 }

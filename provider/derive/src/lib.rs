@@ -11,9 +11,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
 use quote::quote;
-use syn::{
-    parse_macro_input, Data, DeriveInput, Fields, GenericArgument, LitStr, PathArguments, Type,
-};
+use syn::{parse_macro_input, Data, DeriveInput, Fields, GenericArgument, LitStr, PathArguments, Type};
 
 #[proc_macro_derive(TfSchema, attributes(tf))]
 pub fn derive_tf_schema(input: TokenStream) -> TokenStream {
@@ -45,11 +43,7 @@ fn doc_of(attrs: &[syn::Attribute]) -> String {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
-            if let syn::Expr::Lit(syn::ExprLit {
-                lit: syn::Lit::Str(s),
-                ..
-            }) = &nv.value
-            {
+            if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
                 let line = s.value().trim().to_string();
                 let current = paragraphs.last_mut().expect("never empty");
                 if line.is_empty() {
@@ -116,18 +110,10 @@ fn container_of(ty: &Type) -> Option<(String, Type)> {
     Some((seg.ident.to_string(), element))
 }
 
-fn nesting_for(
-    ty: &Type,
-    explicit: &Option<String>,
-    field: &syn::Field,
-) -> syn::Result<(Tokens, Type)> {
+fn nesting_for(ty: &Type, explicit: &Option<String>, field: &syn::Field) -> syn::Result<(Tokens, Type)> {
     // `Option<Vec<T>>` nests like `Vec<T>`: the option only says the whole collection may be null.
     let ty = match container_of(ty) {
-        Some((c, inner))
-            if c == "Option" && container_of(&inner).is_some_and(|(c, _)| c != "Option") =>
-        {
-            inner
-        }
+        Some((c, inner)) if c == "Option" && container_of(&inner).is_some_and(|(c, _)| c != "Option") => inner,
         _ => ty.clone(),
     };
     let ty = &ty;
@@ -142,11 +128,7 @@ fn nesting_for(
             _ => "single".into(),
         },
     };
-    let element = if container.is_empty() {
-        ty.clone()
-    } else {
-        element
-    };
+    let element = if container.is_empty() { ty.clone() } else { element };
     let tokens = match mode.as_str() {
         "list" => quote!(::terraform_provider_aviatrix::plugin::schema::BlockNesting::List),
         "set" => quote!(::terraform_provider_aviatrix::plugin::schema::BlockNesting::Set),
@@ -165,26 +147,17 @@ fn nesting_for(
 fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let name = &input.ident;
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new_spanned(
-            input,
-            "TfSchema derives only for structs with named fields",
-        ));
+        return Err(syn::Error::new_spanned(input, "TfSchema derives only for structs with named fields"));
     };
     let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new_spanned(
-            input,
-            "TfSchema derives only for structs with named fields",
-        ));
+        return Err(syn::Error::new_spanned(input, "TfSchema derives only for structs with named fields"));
     };
     let block_doc = doc_of(&input.attrs);
     let mut attributes = Vec::new();
     let mut blocks = Vec::new();
     for field in &fields.named {
         let field_name = field.ident.as_ref().expect("named").to_string();
-        let field_name = field_name
-            .strip_prefix("r#")
-            .unwrap_or(&field_name)
-            .to_string();
+        let field_name = field_name.strip_prefix("r#").unwrap_or(&field_name).to_string();
         let doc = doc_of(&field.attrs);
         let o = options_of(field)?;
         let ty = &field.ty;

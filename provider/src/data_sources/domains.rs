@@ -47,9 +47,7 @@ pub fn invalid_domain_diagnostic(attribute: &str, invalid: &Invalid) -> Diagnost
             policy::ACCEPTED
         ),
     )
-    .at(AttributePath::root()
-        .attr(attribute)
-        .index(invalid.index as i64))
+    .at(AttributePath::root().attr(attribute).index(invalid.index as i64))
 }
 
 pub struct DomainsDataSource;
@@ -62,42 +60,17 @@ impl DataSource for DomainsDataSource {
     fn validate(&self, config: &DomainsModel) -> Vec<Diagnostic> {
         match policy::normalize(&config.domains) {
             Ok(_) => Vec::new(),
-            Err(invalid) => invalid
-                .iter()
-                .map(|i| invalid_domain_diagnostic("domains", i))
-                .collect(),
+            Err(invalid) => invalid.iter().map(|i| invalid_domain_diagnostic("domains", i)).collect(),
         }
     }
 
-    async fn read(
-        &self,
-        _ctx: &CallContext,
-        mut config: DomainsModel,
-    ) -> Result<DomainsModel, Diagnostics> {
+    async fn read(&self, _ctx: &CallContext, mut config: DomainsModel) -> Result<DomainsModel, Diagnostics> {
         let normalized = policy::normalize(&config.domains).map_err(|invalid| {
-            Diagnostics(
-                invalid
-                    .iter()
-                    .map(|i| invalid_domain_diagnostic("domains", i))
-                    .collect(),
-            )
+            Diagnostics(invalid.iter().map(|i| invalid_domain_diagnostic("domains", i)).collect())
         })?;
-        config.normalized = Some(
-            normalized
-                .patterns
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        );
+        config.normalized = Some(normalized.patterns.iter().map(ToString::to_string).collect());
         config.removed = Some(
-            normalized
-                .removed
-                .into_iter()
-                .map(|r| RemovedDomain {
-                    domain: r.domain,
-                    reason: r.reason,
-                })
-                .collect(),
+            normalized.removed.into_iter().map(|r| RemovedDomain { domain: r.domain, reason: r.reason }).collect(),
         );
         Ok(config)
     }
@@ -111,11 +84,8 @@ mod tests {
     use crate::plugin::value::Value;
 
     fn config(domains: &[&str]) -> Value {
-        let model = DomainsModel {
-            domains: domains.iter().map(|s| s.to_string()).collect(),
-            normalized: None,
-            removed: None,
-        };
+        let model =
+            DomainsModel { domains: domains.iter().map(|s| s.to_string()).collect(), normalized: None, removed: None };
         crate::plugin::bridge::to_value(&model).unwrap()
     }
 
@@ -129,10 +99,7 @@ mod tests {
         .await
         .unwrap();
         let model: DomainsModel = crate::plugin::bridge::from_value(&out).unwrap();
-        assert_eq!(
-            model.normalized.unwrap(),
-            ["*.example.com", "b.example.org"]
-        );
+        assert_eq!(model.normalized.unwrap(), ["*.example.com", "b.example.org"]);
         let removed = model.removed.unwrap();
         assert_eq!(
             (removed[0].domain.as_str(), removed[0].reason.as_str()),
@@ -142,36 +109,22 @@ mod tests {
 
     #[test]
     fn an_invalid_entry_is_an_error_on_its_element() {
-        let diags = DynDataSource::validate(
-            &DomainsDataSource,
-            &config(&["ok.example.com", "evil.example.com:443"]),
-        );
+        let diags = DynDataSource::validate(&DomainsDataSource, &config(&["ok.example.com", "evil.example.com:443"]));
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].path.as_ref().unwrap().to_string(), "domains[1]");
         assert!(
-            diags[0].detail.starts_with(
-                "domains[1] = \"evil.example.com:443\": ports are not part of a domain"
-            ),
+            diags[0].detail.starts_with("domains[1] = \"evil.example.com:443\": ports are not part of a domain"),
             "{}",
             diags[0].detail
         );
-        assert!(
-            diags[0].detail.contains("rule no-port")
-                && diags[0].detail.contains("Accepted: a hostname")
-        );
+        assert!(diags[0].detail.contains("rule no-port") && diags[0].detail.contains("Accepted: a hostname"));
     }
 
     #[test]
     fn unknown_elements_wait_for_read() {
         let mut v = config(&["ok.example.com"]);
         if let Value::Object(m) = &mut v {
-            m.insert(
-                "domains".into(),
-                Value::List(vec![
-                    Value::String("x.example.com:1".into()),
-                    Value::Unknown,
-                ]),
-            );
+            m.insert("domains".into(), Value::List(vec![Value::String("x.example.com:1".into()), Value::Unknown]));
         }
         assert!(DynDataSource::validate(&DomainsDataSource, &v).is_empty());
     }
@@ -179,20 +132,10 @@ mod tests {
     #[test]
     fn schema_has_descriptions_and_a_computed_nested_attribute() {
         let block = DomainsModel::block();
-        assert!(block
-            .description
-            .starts_with("Normalises an egress permit list"));
-        let removed = block
-            .attributes
-            .iter()
-            .find(|a| a.name == "removed")
-            .unwrap();
+        assert!(block.description.starts_with("Normalises an egress permit list"));
+        let removed = block.attributes.iter().find(|a| a.name == "removed").unwrap();
         assert!(removed.computed && !removed.optional && removed.nested.is_some());
-        let domains = block
-            .attributes
-            .iter()
-            .find(|a| a.name == "domains")
-            .unwrap();
+        let domains = block.attributes.iter().find(|a| a.name == "domains").unwrap();
         assert!(domains.required && domains.description.contains("*.example.com"));
     }
 }

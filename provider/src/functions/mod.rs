@@ -7,11 +7,7 @@ use crate::policy::{Domain, DomainPattern, Rejection, ACCEPTED};
 
 fn rejection_error(argument: i64, value: &str, rejection: &Rejection) -> FunctionError {
     FunctionError {
-        text: format!(
-            "{value:?}: {} (rule {}). Accepted: {ACCEPTED}.",
-            rejection.explanation(),
-            rejection.rule()
-        ),
+        text: format!("{value:?}: {} (rule {}). Accepted: {ACCEPTED}.", rejection.explanation(), rejection.rule()),
         argument: Some(argument),
     }
 }
@@ -33,9 +29,7 @@ impl Function for NormalizeDomain {
     type Output = String;
 
     fn call(&self, args: NormalizeDomainArgs) -> Result<String, FunctionError> {
-        DomainPattern::parse(&args.domain)
-            .map(|p| p.to_string())
-            .map_err(|r| rejection_error(0, &args.domain, &r))
+        DomainPattern::parse(&args.domain).map(|p| p.to_string()).map_err(|r| rejection_error(0, &args.domain, &r))
     }
 }
 
@@ -58,8 +52,7 @@ impl Function for DomainMatches {
     type Output = bool;
 
     fn call(&self, args: DomainMatchesArgs) -> Result<bool, FunctionError> {
-        let pattern = DomainPattern::parse(&args.pattern)
-            .map_err(|r| rejection_error(0, &args.pattern, &r))?;
+        let pattern = DomainPattern::parse(&args.pattern).map_err(|r| rejection_error(0, &args.pattern, &r))?;
         let host = Domain::parse(&args.host).map_err(|r| rejection_error(1, &args.host, &r))?;
         Ok(pattern.matches(&host))
     }
@@ -77,10 +70,7 @@ mod tests {
 
     #[test]
     fn functions_through_the_dynamic_interface() {
-        assert_eq!(
-            DynFunction::call(&NormalizeDomain, &[s("API.Example.COM.")]).unwrap(),
-            s("api.example.com")
-        );
+        assert_eq!(DynFunction::call(&NormalizeDomain, &[s("API.Example.COM.")]).unwrap(), s("api.example.com"));
         let e = DynFunction::call(&NormalizeDomain, &[s("https://x.example.com")]).unwrap_err();
         assert_eq!(e.argument, Some(0));
         assert!(e.text.contains("rule no-scheme"), "{}", e.text);
@@ -92,13 +82,9 @@ mod tests {
             DynFunction::call(&DomainMatches, &[s("*.example.com"), s("example.com")]).unwrap(),
             Value::Bool(false)
         );
-        let e = DynFunction::call(&DomainMatches, &[s("*.example.com"), s("*.example.com")])
-            .unwrap_err();
+        let e = DynFunction::call(&DomainMatches, &[s("*.example.com"), s("*.example.com")]).unwrap_err();
         assert_eq!(e.argument, Some(1));
         let params = DynFunction::parameters(&DomainMatches);
-        assert_eq!(
-            params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
-            ["pattern", "host"]
-        );
+        assert_eq!(params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["pattern", "host"]);
     }
 }

@@ -24,28 +24,19 @@ pub struct BridgeError {
 
 impl de::Error for BridgeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        BridgeError {
-            path: AttributePath::root(),
-            message: msg.to_string(),
-        }
+        BridgeError { path: AttributePath::root(), message: msg.to_string() }
     }
 }
 
 impl ser::Error for BridgeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        BridgeError {
-            path: AttributePath::root(),
-            message: msg.to_string(),
-        }
+        BridgeError { path: AttributePath::root(), message: msg.to_string() }
     }
 }
 
 /// Deserializes a typed struct from a value.
 pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, BridgeError> {
-    T::deserialize(ValueDe {
-        value,
-        path: AttributePath::root(),
-    })
+    T::deserialize(ValueDe { value, path: AttributePath::root() })
 }
 
 /// Serializes a typed struct into a value.
@@ -60,10 +51,7 @@ struct ValueDe<'a> {
 
 impl ValueDe<'_> {
     fn fail<T>(&self, message: impl Into<String>) -> Result<T, BridgeError> {
-        Err(BridgeError {
-            path: self.path.clone(),
-            message: message.into(),
-        })
+        Err(BridgeError { path: self.path.clone(), message: message.into() })
     }
 
     fn inner(&self) -> &Value {
@@ -80,10 +68,7 @@ macro_rules! de_int {
             match self.inner() {
                 Value::Number(n) => match n.as_i64().and_then(|i| <$t>::try_from(i).ok()) {
                     Some(i) => visitor.$visit(i),
-                    None => self.fail(format!(
-                        "expected a whole number that fits {}, got {n:?}",
-                        stringify!($t)
-                    )),
+                    None => self.fail(format!("expected a whole number that fits {}, got {n:?}", stringify!($t))),
                 },
                 Value::Unknown => self.fail("value is not yet known"),
                 other => self.fail(format!("expected a number, got {other:?}")),
@@ -105,11 +90,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
             Value::Number(Number::Big(s)) => visitor.visit_str(s),
             Value::String(s) => visitor.visit_str(s),
             Value::List(items) | Value::Set(items) | Value::Tuple(items) => {
-                visitor.visit_seq(SeqDe {
-                    items: items.iter(),
-                    index: 0,
-                    path: self.path.clone(),
-                })
+                visitor.visit_seq(SeqDe { items: items.iter(), index: 0, path: self.path.clone() })
             }
             Value::Map(entries) | Value::Object(entries) => visitor.visit_map(MapDe {
                 entries: entries.iter(),
@@ -192,9 +173,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_> {
         match self.inner() {
             Value::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             Value::Unknown => self.fail("value is not yet known"),
-            other => self.fail(format!(
-                "expected one of the allowed strings, got {other:?}"
-            )),
+            other => self.fail(format!("expected one of the allowed strings, got {other:?}")),
         }
     }
 
@@ -212,21 +191,13 @@ struct SeqDe<'a> {
 impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
     type Error = BridgeError;
 
-    fn next_element_seed<T: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, BridgeError> {
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, BridgeError> {
         let Some(value) = self.items.next() else {
             return Ok(None);
         };
         let path = self.path.index(self.index);
         self.index += 1;
-        seed.deserialize(ValueDe {
-            value,
-            path: path.clone(),
-        })
-        .map(Some)
-        .map_err(|e| with_path(e, path))
+        seed.deserialize(ValueDe { value, path: path.clone() }).map(Some).map_err(|e| with_path(e, path))
     }
 }
 
@@ -240,10 +211,7 @@ struct MapDe<'a> {
 impl<'de> de::MapAccess<'de> for MapDe<'_> {
     type Error = BridgeError;
 
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, BridgeError> {
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, BridgeError> {
         let Some((k, v)) = self.entries.next() else {
             return Ok(None);
         };
@@ -251,21 +219,10 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
         seed.deserialize(k.as_str().into_deserializer()).map(Some)
     }
 
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, BridgeError> {
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, BridgeError> {
         let (k, value) = self.pending.take().expect("value requested before key");
-        let path = if self.is_object {
-            self.path.attr(k)
-        } else {
-            self.path.key(k)
-        };
-        seed.deserialize(ValueDe {
-            value,
-            path: path.clone(),
-        })
-        .map_err(|e| with_path(e, path))
+        let path = if self.is_object { self.path.attr(k) } else { self.path.key(k) };
+        seed.deserialize(ValueDe { value, path: path.clone() }).map_err(|e| with_path(e, path))
     }
 }
 
@@ -309,11 +266,7 @@ impl ser::Serializer for ValueSer {
     ser_int!(serialize_u16, u16);
     ser_int!(serialize_u32, u32);
     fn serialize_u64(self, v: u64) -> Result<Value, BridgeError> {
-        Ok(Value::Number(
-            i64::try_from(v)
-                .map(Number::Int)
-                .unwrap_or_else(|_| Number::Big(v.to_string())),
-        ))
+        Ok(Value::Number(i64::try_from(v).map(Number::Int).unwrap_or_else(|_| Number::Big(v.to_string()))))
     }
     fn serialize_f32(self, v: f32) -> Result<Value, BridgeError> {
         self.serialize_f64(v as f64)
@@ -328,9 +281,7 @@ impl ser::Serializer for ValueSer {
         Ok(Value::String(v.to_string()))
     }
     fn serialize_bytes(self, _v: &[u8]) -> Result<Value, BridgeError> {
-        Err(ser::Error::custom(
-            "bytes have no Terraform type; encode them as a string",
-        ))
+        Err(ser::Error::custom("bytes have no Terraform type; encode them as a string"))
     }
     fn serialize_none(self) -> Result<Value, BridgeError> {
         Ok(Value::Null)
@@ -342,11 +293,7 @@ impl ser::Serializer for ValueSer {
         Ok(Value::Null)
     }
     fn serialize_unit_struct(self, name: &'static str) -> Result<Value, BridgeError> {
-        Ok(if name == KNOWN_MARKER {
-            Value::Unknown
-        } else {
-            Value::Null
-        })
+        Ok(if name == KNOWN_MARKER { Value::Unknown } else { Value::Null })
     }
     fn serialize_unit_variant(
         self,
@@ -356,11 +303,7 @@ impl ser::Serializer for ValueSer {
     ) -> Result<Value, BridgeError> {
         Ok(Value::String(variant.to_string()))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        v: &T,
-    ) -> Result<Value, BridgeError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, v: &T) -> Result<Value, BridgeError> {
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -391,18 +334,10 @@ impl ser::Serializer for ValueSer {
         Err(ser::Error::custom("enums with data have no Terraform type"))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<MapSer, BridgeError> {
-        Ok(MapSer {
-            entries: BTreeMap::new(),
-            key: None,
-            is_object: false,
-        })
+        Ok(MapSer { entries: BTreeMap::new(), key: None, is_object: false })
     }
     fn serialize_struct(self, _: &'static str, _len: usize) -> Result<MapSer, BridgeError> {
-        Ok(MapSer {
-            entries: BTreeMap::new(),
-            key: None,
-            is_object: true,
-        })
+        Ok(MapSer { entries: BTreeMap::new(), key: None, is_object: true })
     }
     fn serialize_struct_variant(
         self,
@@ -475,22 +410,14 @@ impl ser::SerializeMap for MapSer {
         Ok(())
     }
     fn end(self) -> Result<Value, BridgeError> {
-        Ok(if self.is_object {
-            Value::Object(self.entries)
-        } else {
-            Value::Map(self.entries)
-        })
+        Ok(if self.is_object { Value::Object(self.entries) } else { Value::Map(self.entries) })
     }
 }
 
 impl ser::SerializeStruct for MapSer {
     type Ok = Value;
     type Error = BridgeError;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), BridgeError> {
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, v: &T) -> Result<(), BridgeError> {
         self.entries.insert(key.to_string(), v.serialize(ValueSer)?);
         Ok(())
     }
@@ -535,13 +462,8 @@ mod tests {
             domains: vec!["a.example.com".into()],
             description: None,
             id: Known::Unknown,
-            tags: [("env".to_string(), "prod".to_string())]
-                .into_iter()
-                .collect(),
-            rules: vec![Rule {
-                name: "r".into(),
-                ports: vec![443],
-            }],
+            tags: [("env".to_string(), "prod".to_string())].into_iter().collect(),
+            rules: vec![Rule { name: "r".into(), ports: vec![443] }],
             enabled: true,
             mode: Mode::Audit,
         };
@@ -563,10 +485,7 @@ mod tests {
             description: None,
             id: Known::Value("i".into()),
             tags: BTreeMap::new(),
-            rules: vec![Rule {
-                name: "r".into(),
-                ports: vec![1],
-            }],
+            rules: vec![Rule { name: "r".into(), ports: vec![1] }],
             enabled: false,
             mode: Mode::Enforce,
         })
@@ -575,12 +494,9 @@ mod tests {
             m.insert(
                 "rules".into(),
                 Value::List(vec![Value::Object(
-                    [
-                        ("name".to_string(), Value::Bool(true)),
-                        ("ports".to_string(), Value::List(vec![])),
-                    ]
-                    .into_iter()
-                    .collect(),
+                    [("name".to_string(), Value::Bool(true)), ("ports".to_string(), Value::List(vec![]))]
+                        .into_iter()
+                        .collect(),
                 )]),
             );
         }
@@ -591,9 +507,6 @@ mod tests {
             m.insert("enabled".into(), Value::Unknown);
         }
         let e = from_value::<Config>(&value).unwrap_err();
-        assert!(
-            e.message.contains("not yet known") || e.path.to_string().starts_with("rules"),
-            "{e}"
-        );
+        assert!(e.message.contains("not yet known") || e.path.to_string().starts_with("rules"), "{e}");
     }
 }

@@ -22,11 +22,7 @@ pub struct CallContext {
 
 /// Turns a bridge error into a diagnostic on the attribute it concerns.
 pub fn bridge_diagnostic(what: &str, e: BridgeError) -> Diagnostic {
-    Diagnostic::error(
-        format!("Invalid {what}"),
-        format!("{}: {}", e.path, e.message),
-    )
-    .at(e.path)
+    Diagnostic::error(format!("Invalid {what}"), format!("{}: {}", e.path, e.message)).at(e.path)
 }
 
 /// The provider: its configuration block and what it offers.
@@ -42,11 +38,7 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Takes the provider block before any resource call. Must not contact any outside system: clients are
     /// built lazily, when a resource first needs them.
-    async fn configure(
-        &self,
-        config: Self::Config,
-        terraform_version: &str,
-    ) -> Result<(), Diagnostics>;
+    async fn configure(&self, config: Self::Config, terraform_version: &str) -> Result<(), Diagnostics>;
 
     fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>>;
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>>;
@@ -65,11 +57,7 @@ pub trait DataSource: Send + Sync + 'static {
         Vec::new()
     }
 
-    async fn read(
-        &self,
-        ctx: &CallContext,
-        config: Self::Model,
-    ) -> Result<Self::Model, Diagnostics>;
+    async fn read(&self, ctx: &CallContext, config: Self::Model) -> Result<Self::Model, Diagnostics>;
 }
 
 /// Planned changes a resource may add to Terraform's proposal.
@@ -106,17 +94,9 @@ pub trait Resource: Send + Sync + 'static {
         Ok(proposed)
     }
 
-    async fn create(
-        &self,
-        ctx: &CallContext,
-        planned: Self::State,
-    ) -> Result<Self::State, Diagnostics>;
+    async fn create(&self, ctx: &CallContext, planned: Self::State) -> Result<Self::State, Diagnostics>;
     /// Refreshes state from the world; `None` means the object is gone.
-    async fn read(
-        &self,
-        ctx: &CallContext,
-        current: Self::State,
-    ) -> Result<Option<Self::State>, Diagnostics>;
+    async fn read(&self, ctx: &CallContext, current: Self::State) -> Result<Option<Self::State>, Diagnostics>;
     async fn update(
         &self,
         ctx: &CallContext,
@@ -176,8 +156,8 @@ impl<D: DataSource> DynDataSource for D {
     }
 
     async fn read(&self, ctx: &CallContext, config: &Value) -> Result<Value, Diagnostics> {
-        let model = from_value::<D::Model>(config)
-            .map_err(|e| Diagnostics::from(bridge_diagnostic("configuration", e)))?;
+        let model =
+            from_value::<D::Model>(config).map_err(|e| Diagnostics::from(bridge_diagnostic("configuration", e)))?;
         let problems = DataSource::validate(self, &model);
         if !problems.is_empty() {
             return Err(problems.into());
@@ -193,20 +173,10 @@ pub trait DynResource: Send + Sync {
     fn schema(&self) -> Schema;
     fn requires_replace(&self) -> &'static [&'static str];
     fn validate(&self, config: &Value) -> Vec<Diagnostic>;
-    async fn plan(
-        &self,
-        ctx: &CallContext,
-        prior: Option<&Value>,
-        proposed: &Value,
-    ) -> Result<Value, Diagnostics>;
+    async fn plan(&self, ctx: &CallContext, prior: Option<&Value>, proposed: &Value) -> Result<Value, Diagnostics>;
     async fn create(&self, ctx: &CallContext, planned: &Value) -> Result<Value, Diagnostics>;
     async fn read(&self, ctx: &CallContext, current: &Value) -> Result<Option<Value>, Diagnostics>;
-    async fn update(
-        &self,
-        ctx: &CallContext,
-        prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, Diagnostics>;
+    async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value) -> Result<Value, Diagnostics>;
     async fn delete(&self, ctx: &CallContext, prior: &Value) -> Result<(), Diagnostics>;
     async fn import(&self, ctx: &CallContext, id: &str) -> Result<Value, Diagnostics>;
 }
@@ -241,12 +211,7 @@ impl<R: Resource> DynResource for R {
         }
     }
 
-    async fn plan(
-        &self,
-        ctx: &CallContext,
-        prior: Option<&Value>,
-        proposed: &Value,
-    ) -> Result<Value, Diagnostics> {
+    async fn plan(&self, ctx: &CallContext, prior: Option<&Value>, proposed: &Value) -> Result<Value, Diagnostics> {
         let prior: Option<R::State> = prior.map(|p| typed("prior state", p)).transpose()?;
         let proposed: R::State = typed("planned state", proposed)?;
         let planned = Resource::plan(self, ctx, prior.as_ref(), proposed).await?;
@@ -265,19 +230,8 @@ impl<R: Resource> DynResource for R {
         }
     }
 
-    async fn update(
-        &self,
-        ctx: &CallContext,
-        prior: &Value,
-        planned: &Value,
-    ) -> Result<Value, Diagnostics> {
-        let state = Resource::update(
-            self,
-            ctx,
-            typed("prior state", prior)?,
-            typed("planned state", planned)?,
-        )
-        .await?;
+    async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
+        let state = Resource::update(self, ctx, typed("prior state", prior)?, typed("planned state", planned)?).await?;
         untyped("new state", &state)
     }
 
@@ -324,11 +278,7 @@ impl<F: Function> DynFunction for F {
         F::Args::block()
             .attributes
             .into_iter()
-            .map(|a| Parameter {
-                name: a.name,
-                ty: a.ty,
-                description: a.description,
-            })
+            .map(|a| Parameter { name: a.name, ty: a.ty, description: a.description })
             .collect()
     }
 
@@ -340,35 +290,18 @@ impl<F: Function> DynFunction for F {
         let params = self.parameters();
         if args.len() != params.len() {
             return Err(FunctionError {
-                text: format!(
-                    "{} takes {} arguments, got {}",
-                    F::NAME,
-                    params.len(),
-                    args.len()
-                ),
+                text: format!("{} takes {} arguments, got {}", F::NAME, params.len(), args.len()),
                 argument: None,
             });
         }
-        let object = Value::Object(
-            params
-                .iter()
-                .zip(args)
-                .map(|(p, a)| (p.name.clone(), a.clone()))
-                .collect(),
-        );
+        let object = Value::Object(params.iter().zip(args).map(|(p, a)| (p.name.clone(), a.clone())).collect());
         let typed_args: F::Args = from_value(&object).map_err(|e| {
-            let argument = params
-                .iter()
-                .position(|p| e.path.0.first() == Some(&super::path::Step::Attr(p.name.clone())));
-            FunctionError {
-                text: format!("invalid argument: {}", e.message),
-                argument: argument.map(|i| i as i64),
-            }
+            let argument =
+                params.iter().position(|p| e.path.0.first() == Some(&super::path::Step::Attr(p.name.clone())));
+            FunctionError { text: format!("invalid argument: {}", e.message), argument: argument.map(|i| i as i64) }
         })?;
         let output = Function::call(self, typed_args)?;
-        to_value(&output).map_err(|e| FunctionError {
-            text: format!("result could not be encoded: {e}"),
-            argument: None,
-        })
+        to_value(&output)
+            .map_err(|e| FunctionError { text: format!("result could not be encoded: {e}"), argument: None })
     }
 }

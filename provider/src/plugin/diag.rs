@@ -20,21 +20,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            summary: summary.into(),
-            detail: detail.into(),
-            path: None,
-        }
+        Diagnostic { severity: Severity::Error, summary: summary.into(), detail: detail.into(), path: None }
     }
 
     pub fn warning(summary: impl Into<String>, detail: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Warning,
-            summary: summary.into(),
-            detail: detail.into(),
-            path: None,
-        }
+        Diagnostic { severity: Severity::Warning, summary: summary.into(), detail: detail.into(), path: None }
     }
 
     pub fn at(mut self, path: AttributePath) -> Diagnostic {
@@ -50,11 +40,7 @@ impl Diagnostic {
             },
             summary: self.summary.clone(),
             detail: self.detail.clone(),
-            attribute: self
-                .path
-                .as_ref()
-                .filter(|p| !p.is_root())
-                .map(AttributePath::to_proto),
+            attribute: self.path.as_ref().filter(|p| !p.is_root()).map(AttributePath::to_proto),
         }
     }
 }

@@ -19,8 +19,7 @@ use super::server::ProviderServer;
 
 /// Terraform's magic cookie: a plugin refuses to run unless its host set it.
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
-pub const MAGIC_COOKIE_VALUE: &str =
-    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 /// go-plugin's core protocol version.
 pub const CORE_PROTOCOL_VERSION: u32 = 1;
 /// The plugin protocol major version we speak.
@@ -30,9 +29,7 @@ pub const PROTOCOL_VERSION: u32 = 6;
 pub enum HandshakeError {
     #[error("not started by Terraform: the magic cookie is missing")]
     NotStartedByHost,
-    #[error(
-        "the host offers plugin protocol versions {0:?}, and this provider speaks only version 6"
-    )]
+    #[error("the host offers plugin protocol versions {0:?}, and this provider speaks only version 6")]
     NoCommonVersion(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -47,10 +44,7 @@ pub fn negotiate(offered: Option<&str>) -> Result<u32, HandshakeError> {
     let Some(offered) = offered.filter(|s| !s.trim().is_empty()) else {
         return Ok(PROTOCOL_VERSION);
     };
-    let speaks = offered
-        .split(',')
-        .filter_map(|v| v.trim().parse::<u32>().ok())
-        .any(|v| v == PROTOCOL_VERSION);
+    let speaks = offered.split(',').filter_map(|v| v.trim().parse::<u32>().ok()).any(|v| v == PROTOCOL_VERSION);
     if speaks {
         Ok(PROTOCOL_VERSION)
     } else {
@@ -59,19 +53,11 @@ pub fn negotiate(offered: Option<&str>) -> Result<u32, HandshakeError> {
 }
 
 /// The line go-plugin hosts read from stdout: `CORE|APP|NETWORK|ADDRESS|PROTOCOL|CERT`.
-pub fn handshake_line(
-    version: u32,
-    socket: &std::path::Path,
-    certificate_der: Option<&[u8]>,
-) -> String {
+pub fn handshake_line(version: u32, socket: &std::path::Path, certificate_der: Option<&[u8]>) -> String {
     use base64::Engine;
-    let cert = certificate_der
-        .map(|der| base64::engine::general_purpose::STANDARD_NO_PAD.encode(der))
-        .unwrap_or_default();
-    format!(
-        "{CORE_PROTOCOL_VERSION}|{version}|unix|{}|grpc|{cert}",
-        socket.display()
-    )
+    let cert =
+        certificate_der.map(|der| base64::engine::general_purpose::STANDARD_NO_PAD.encode(der)).unwrap_or_default();
+    format!("{CORE_PROTOCOL_VERSION}|{version}|unix|{}|grpc|{cert}", socket.display())
 }
 
 /// A connection as tonic sees it: a unix stream, with or without TLS.
@@ -86,11 +72,7 @@ impl tonic::transport::server::Connected for PluginStream {
 }
 
 impl AsyncRead for PluginStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             PluginStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -99,11 +81,7 @@ impl AsyncRead for PluginStream {
 }
 
 impl AsyncWrite for PluginStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         match self.get_mut() {
             PluginStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -162,16 +140,12 @@ struct Stdio {
     shutdown: CancellationToken,
 }
 
-type StdioStream =
-    Pin<Box<dyn tokio_stream::Stream<Item = Result<goplugin::StdioData, tonic::Status>> + Send>>;
+type StdioStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<goplugin::StdioData, tonic::Status>> + Send>>;
 
 #[tonic::async_trait]
 impl goplugin::grpc_stdio_server::GrpcStdio for Stdio {
     type StreamStdioStream = StdioStream;
-    async fn stream_stdio(
-        &self,
-        _: tonic::Request<()>,
-    ) -> Result<tonic::Response<StdioStream>, tonic::Status> {
+    async fn stream_stdio(&self, _: tonic::Request<()>) -> Result<tonic::Response<StdioStream>, tonic::Status> {
         let shutdown = self.shutdown.clone();
         let stream = futures_stream_until(shutdown);
         Ok(tonic::Response::new(stream))
@@ -195,8 +169,7 @@ struct Broker {
     shutdown: CancellationToken,
 }
 
-type BrokerStream =
-    Pin<Box<dyn tokio_stream::Stream<Item = Result<goplugin::ConnInfo, tonic::Status>> + Send>>;
+type BrokerStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<goplugin::ConnInfo, tonic::Status>> + Send>>;
 
 #[tonic::async_trait]
 impl goplugin::grpc_broker_server::GrpcBroker for Broker {
@@ -240,6 +213,8 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
 
     let mut dir = tempfile::Builder::new();
     dir.prefix("plugin");
+    // Private to this user, as go-plugin's os.MkdirTemp makes it: only the host may reach the socket.
+    dir.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
     let socket_dir = match std::env::var_os("PLUGIN_UNIX_SOCKET_DIR").filter(|d| !d.is_empty()) {
         Some(base) => dir.tempdir_in(base)?,
         None => dir.tempdir()?,
@@ -247,10 +222,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
     let socket_path = socket_dir.path().join("plugin.sock");
     let listener = UnixListener::bind(&socket_path)?;
 
-    let mtls = match std::env::var("PLUGIN_CLIENT_CERT")
-        .ok()
-        .filter(|c| !c.trim().is_empty())
-    {
+    let mtls = match std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|c| !c.trim().is_empty()) {
         Some(pem) => Some(super::mtls::auto_mtls(&pem)?),
         None => None,
     };
@@ -258,9 +230,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
     let shutdown = CancellationToken::new();
     let cancel = CancellationToken::new();
     let (tx, rx) = mpsc::channel::<Result<PluginStream, std::io::Error>>(16);
-    let acceptor = mtls
-        .as_ref()
-        .map(|m| tokio_rustls::TlsAcceptor::from(m.config.clone()));
+    let acceptor = mtls.as_ref().map(|m| tokio_rustls::TlsAcceptor::from(m.config.clone()));
     let accept_shutdown = shutdown.clone();
     tokio::spawn(async move {
         loop {
@@ -280,10 +250,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
             tokio::spawn(async move {
                 let conn = match acceptor {
                     None => Ok(PluginStream::Plain(stream)),
-                    Some(acceptor) => acceptor
-                        .accept(stream)
-                        .await
-                        .map(|s| PluginStream::Tls(Box::new(s))),
+                    Some(acceptor) => acceptor.accept(stream).await.map(|s| PluginStream::Tls(Box::new(s))),
                 };
                 match conn {
                     Ok(conn) => {
@@ -296,9 +263,7 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
     });
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
-        .await;
+    health_reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
 
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -310,25 +275,13 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20),
         )
-        .add_service(goplugin::grpc_controller_server::GrpcControllerServer::new(
-            Controller {
-                shutdown: shutdown.clone(),
-            },
-        ))
-        .add_service(goplugin::grpc_stdio_server::GrpcStdioServer::new(Stdio {
+        .add_service(goplugin::grpc_controller_server::GrpcControllerServer::new(Controller {
             shutdown: shutdown.clone(),
         }))
-        .add_service(goplugin::grpc_broker_server::GrpcBrokerServer::new(
-            Broker {
-                shutdown: shutdown.clone(),
-            },
-        ));
+        .add_service(goplugin::grpc_stdio_server::GrpcStdioServer::new(Stdio { shutdown: shutdown.clone() }))
+        .add_service(goplugin::grpc_broker_server::GrpcBrokerServer::new(Broker { shutdown: shutdown.clone() }));
 
-    let line = handshake_line(
-        version,
-        &socket_path,
-        mtls.as_ref().map(|m| m.certificate_der.as_slice()),
-    );
+    let line = handshake_line(version, &socket_path, mtls.as_ref().map(|m| m.certificate_der.as_slice()));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")?;
@@ -338,15 +291,13 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
 
     let signal_shutdown = shutdown.clone();
     tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
         // Ctrl-C reaches the whole process group; Terraform handles it and stops us through StopProvider,
         // so SIGINT is deliberately not a reason to exit mid-apply.
-        let mut int =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
         loop {
             tokio::select! {
                 _ = term.recv() => { signal_shutdown.cancel(); break; }
@@ -377,19 +328,12 @@ mod tests {
         assert_eq!(negotiate(None).unwrap(), 6);
         assert_eq!(negotiate(Some("5,6")).unwrap(), 6);
         assert_eq!(negotiate(Some("6")).unwrap(), 6);
-        assert!(matches!(
-            negotiate(Some("4,5")),
-            Err(HandshakeError::NoCommonVersion(_))
-        ));
+        assert!(matches!(negotiate(Some("4,5")), Err(HandshakeError::NoCommonVersion(_))));
     }
 
     #[test]
     fn handshake_line_has_go_plugin_fields() {
-        let line = handshake_line(
-            6,
-            std::path::Path::new("/tmp/plugin1/plugin.sock"),
-            Some(&[1, 2, 3, 4]),
-        );
+        let line = handshake_line(6, std::path::Path::new("/tmp/plugin1/plugin.sock"), Some(&[1, 2, 3, 4]));
         assert_eq!(line, "1|6|unix|/tmp/plugin1/plugin.sock|grpc|AQIDBA");
         let plain = handshake_line(6, std::path::Path::new("/s"), None);
         assert_eq!(plain, "1|6|unix|/s|grpc|");

@@ -66,14 +66,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Known<T> {
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(Known::Unknown)
             }
-            fn visit_newtype_struct<D: Deserializer<'de>>(
-                self,
-                d: D,
-            ) -> Result<Self::Value, D::Error> {
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
                 T::deserialize(d).map(Known::Value)
             }
         }
-        deserializer
-            .deserialize_newtype_struct(KNOWN_MARKER, KnownVisitor(std::marker::PhantomData))
+        deserializer.deserialize_newtype_struct(KNOWN_MARKER, KnownVisitor(std::marker::PhantomData))
     }
 }

@@ -14,10 +14,8 @@ use tracing_subscriber::prelude::*;
 
 /// The level Terraform asked for, read the way Terraform's plugin SDKs read it.
 pub fn level_from_env() -> Option<Level> {
-    let raw = std::env::var("TF_LOG_PROVIDER")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| std::env::var("TF_LOG").ok())?;
+    let raw =
+        std::env::var("TF_LOG_PROVIDER").ok().filter(|v| !v.is_empty()).or_else(|| std::env::var("TF_LOG").ok())?;
     match raw.trim().to_ascii_uppercase().as_str() {
         "TRACE" | "JSON" => Some(Level::TRACE),
         "DEBUG" => Some(Level::DEBUG),
@@ -35,9 +33,7 @@ pub fn init(module: &'static str) {
     let Some(level) = level_from_env() else {
         return;
     };
-    let _ = tracing_subscriber::registry()
-        .with(HclogLayer { level, module })
-        .try_init();
+    let _ = tracing_subscriber::registry().with(HclogLayer { level, module }).try_init();
 }
 
 struct HclogLayer {
@@ -61,8 +57,7 @@ impl Visit for JsonFields {
         self.0.insert(field.name().to_string(), value.into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0
-            .insert(field.name().to_string(), format!("{value:?}").into());
+        self.0.insert(field.name().to_string(), format!("{value:?}").into());
     }
 }
 
@@ -74,12 +69,9 @@ pub fn hclog_line(
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> String {
     // go-plugin parses exactly this layout (six fractional digits); any other makes the line raw text.
-    const LAYOUT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
-    let timestamp = time::OffsetDateTime::now_utc()
-        .format(LAYOUT)
-        .unwrap_or_default();
+    const LAYOUT: &[time::format_description::BorrowedFormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    let timestamp = time::OffsetDateTime::now_utc().format(LAYOUT).unwrap_or_default();
     let mut line = serde_json::Map::new();
     line.insert("@level".into(), level.as_str().to_ascii_lowercase().into());
     line.insert("@message".into(), message.into());
@@ -95,12 +87,7 @@ impl<S: Subscriber> Layer<S> for HclogLayer {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         // Our own lines at the requested level; libraries' (h2 frames, hyper) only when they warn.
         let ours = metadata.target().starts_with(env!("CARGO_CRATE_NAME"));
-        *metadata.level()
-            <= if ours {
-                self.level
-            } else {
-                self.level.min(Level::WARN)
-            }
+        *metadata.level() <= if ours { self.level } else { self.level.min(Level::WARN) }
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
@@ -109,11 +96,7 @@ impl<S: Subscriber> Layer<S> for HclogLayer {
         }
         let mut fields = JsonFields(serde_json::Map::new());
         event.record(&mut fields);
-        let message = fields
-            .0
-            .remove("message")
-            .and_then(|m| m.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let message = fields.0.remove("message").and_then(|m| m.as_str().map(str::to_string)).unwrap_or_default();
         let line = hclog_line(event.metadata().level(), self.module, &message, fields.0);
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -135,9 +118,6 @@ mod tests {
         assert_eq!(parsed["@module"], "provider");
         assert_eq!(parsed["type_name"], "aviatrix_mcp_egress_domains");
         let ts = parsed["@timestamp"].as_str().unwrap();
-        assert!(
-            ts.ends_with('Z') && ts.len() == "2026-03-14T18:42:07.000000Z".len(),
-            "{ts}"
-        );
+        assert!(ts.ends_with('Z') && ts.len() == "2026-03-14T18:42:07.000000Z".len(), "{ts}");
     }
 }

@@ -100,11 +100,7 @@ mod tests {
 
     #[test]
     fn displays_like_terraform_and_round_trips_through_the_protocol() {
-        let path = AttributePath::root()
-            .attr("rules")
-            .index(2)
-            .attr("tags")
-            .key("env");
+        let path = AttributePath::root().attr("rules").index(2).attr("tags").key("env");
         assert_eq!(path.to_string(), r#"rules[2].tags["env"]"#);
         assert_eq!(AttributePath::from_proto(&path.to_proto()), path);
     }

@@ -101,11 +101,7 @@ impl Attribute {
     fn to_proto(&self) -> pb::schema::Attribute {
         pb::schema::Attribute {
             name: self.name.clone(),
-            r#type: if self.nested.is_some() {
-                Vec::new()
-            } else {
-                self.ty.to_json_bytes()
-            },
+            r#type: if self.nested.is_some() { Vec::new() } else { self.ty.to_json_bytes() },
             nested_type: self.nested.as_ref().map(|n| pb::schema::Object {
                 attributes: n.attributes.iter().map(Attribute::to_proto).collect(),
                 nesting: match n.nesting {
@@ -167,11 +163,7 @@ impl Block {
 
     /// Paths of attributes marked write-only, which never reach plan or state.
     pub fn write_only_attributes(&self) -> Vec<String> {
-        self.attributes
-            .iter()
-            .filter(|a| a.write_only)
-            .map(|a| a.name.clone())
-            .collect()
+        self.attributes.iter().filter(|a| a.write_only).map(|a| a.name.clone()).collect()
     }
 
     pub fn to_proto(&self, version: i64) -> pb::schema::Block {
@@ -210,10 +202,7 @@ pub struct Schema {
 
 impl Schema {
     pub fn of<T: TfBlock>(version: i64) -> Schema {
-        Schema {
-            version,
-            block: T::block(),
-        }
+        Schema { version, block: T::block() }
     }
 
     pub fn value_type(&self) -> Type {
@@ -221,9 +210,6 @@ impl Schema {
     }
 
     pub fn to_proto(&self) -> pb::Schema {
-        pb::Schema {
-            version: self.version,
-            block: Some(self.block.to_proto(self.version)),
-        }
+        pb::Schema { version: self.version, block: Some(self.block.to_proto(self.version)) }
     }
 }

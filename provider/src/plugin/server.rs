@@ -32,41 +32,24 @@ fn decode(dv: Option<&pb::DynamicValue>, ty: &Type) -> Result<Value, Diagnostics
     let result = if !dv.msgpack.is_empty() {
         Value::from_msgpack(&dv.msgpack, ty)
     } else if !dv.json.is_empty() {
-        let json: serde_json::Value = serde_json::from_slice(&dv.json).map_err(|e| {
-            Diagnostics::from(Diagnostic::error(
-                "Invalid value from Terraform",
-                e.to_string(),
-            ))
-        })?;
+        let json: serde_json::Value = serde_json::from_slice(&dv.json)
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid value from Terraform", e.to_string())))?;
         Value::from_json(&json, ty)
     } else {
         Ok(Value::Null)
     };
-    result.map_err(|e| {
-        Diagnostic::error("Invalid value from Terraform", e.to_string())
-            .at(e.path)
-            .into()
-    })
+    result.map_err(|e| Diagnostic::error("Invalid value from Terraform", e.to_string()).at(e.path).into())
 }
 
 fn encode(value: &Value, ty: &Type) -> Result<pb::DynamicValue, Diagnostics> {
     let msgpack = value.to_msgpack(ty).map_err(|e| {
-        Diagnostics::from(
-            Diagnostic::error("Provider produced an invalid value", e.to_string()).at(e.path),
-        )
+        Diagnostics::from(Diagnostic::error("Provider produced an invalid value", e.to_string()).at(e.path))
     })?;
-    Ok(pb::DynamicValue {
-        msgpack,
-        json: Vec::new(),
-    })
+    Ok(pb::DynamicValue { msgpack, json: Vec::new() })
 }
 
 fn unknown_type(kind: &str, name: &str) -> Diagnostics {
-    Diagnostic::error(
-        format!("Unknown {kind} type"),
-        format!("This provider has no {kind} named {name:?}."),
-    )
-    .into()
+    Diagnostic::error(format!("Unknown {kind} type"), format!("This provider has no {kind} named {name:?}.")).into()
 }
 
 /// Marks computed attributes that are null as unknown: their values come from apply.
@@ -110,11 +93,7 @@ impl<P: Provider> ProviderServer<P> {
                 (r.type_name(), (r, schema, ty))
             })
             .collect();
-        let functions = provider
-            .functions()
-            .into_iter()
-            .map(|f| (f.name(), f))
-            .collect();
+        let functions = provider.functions().into_iter().map(|f| (f.name(), f)).collect();
         ProviderServer {
             provider_schema: Schema::of::<P::Config>(0),
             provider,
@@ -127,9 +106,7 @@ impl<P: Provider> ProviderServer<P> {
     }
 
     fn context(&self) -> CallContext {
-        CallContext {
-            cancel: self.cancel.clone(),
-        }
+        CallContext { cancel: self.cancel.clone() }
     }
 
     fn function_proto(f: &dyn DynFunction) -> pb::Function {
@@ -147,9 +124,7 @@ impl<P: Provider> ProviderServer<P> {
                 })
                 .collect(),
             variadic_parameter: None,
-            r#return: Some(pb::function::Return {
-                r#type: f.return_type().to_json_bytes(),
-            }),
+            r#return: Some(pb::function::Return { r#type: f.return_type().to_json_bytes() }),
             summary: f.summary().to_string(),
             description: f.description(),
             description_kind: pb::StringKind::Markdown as i32,
@@ -158,33 +133,19 @@ impl<P: Provider> ProviderServer<P> {
     }
 
     fn functions_proto(&self) -> std::collections::HashMap<String, pb::Function> {
-        self.functions
-            .iter()
-            .map(|(name, f)| (name.to_string(), Self::function_proto(f.as_ref())))
-            .collect()
+        self.functions.iter().map(|(name, f)| (name.to_string(), Self::function_proto(f.as_ref()))).collect()
     }
 
     fn capabilities() -> pb::ServerCapabilities {
-        pb::ServerCapabilities {
-            plan_destroy: false,
-            get_provider_schema_optional: true,
-            move_resource_state: false,
-        }
+        pb::ServerCapabilities { plan_destroy: false, get_provider_schema_optional: true, move_resource_state: false }
     }
 
-    fn data_source(
-        &self,
-        name: &str,
-    ) -> Result<&(Arc<dyn DynDataSource>, Schema, Type), Diagnostics> {
-        self.data_sources
-            .get(name)
-            .ok_or_else(|| unknown_type("data source", name))
+    fn data_source(&self, name: &str) -> Result<&(Arc<dyn DynDataSource>, Schema, Type), Diagnostics> {
+        self.data_sources.get(name).ok_or_else(|| unknown_type("data source", name))
     }
 
     fn resource(&self, name: &str) -> Result<&(Arc<dyn DynResource>, Schema, Type), Diagnostics> {
-        self.resources
-            .get(name)
-            .ok_or_else(|| unknown_type("resource", name))
+        self.resources.get(name).ok_or_else(|| unknown_type("resource", name))
     }
 
     async fn plan(
@@ -202,7 +163,8 @@ impl<P: Provider> ProviderServer<P> {
                 ..Default::default()
             });
         }
-        let config = decode(req.config.as_ref(), ty)?;
+        let mut config = decode(req.config.as_ref(), ty)?;
+        mark_computed_unknown(&schema.block, &mut config);
         let problems = resource.validate(&config);
         if !problems.is_empty() {
             return Err(problems.into());
@@ -246,19 +208,11 @@ impl<P: Provider> ProviderServer<P> {
             tracing::info!(type_name = %req.type_name, "creating");
             // Write-only values reach create through the configuration, never through state.
             let config = decode(req.config.as_ref(), ty)?;
-            resource
-                .create(&ctx, &with_write_only(&schema.block, &planned, &config))
-                .await?
+            resource.create(&ctx, &with_write_only(&schema.block, &planned, &config)).await?
         } else {
             tracing::info!(type_name = %req.type_name, "updating");
             let config = decode(req.config.as_ref(), ty)?;
-            resource
-                .update(
-                    &ctx,
-                    &prior,
-                    &with_write_only(&schema.block, &planned, &config),
-                )
-                .await?
+            resource.update(&ctx, &prior, &with_write_only(&schema.block, &planned, &config)).await?
         };
         null_write_only(&schema.block, &mut new_state);
         Ok(pb::apply_resource_change::Response {
@@ -299,24 +253,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             data_sources: self
                 .data_sources
                 .keys()
-                .map(|n| m::DataSourceMetadata {
-                    type_name: n.to_string(),
-                })
+                .map(|n| m::DataSourceMetadata { type_name: n.to_string() })
                 .collect(),
-            resources: self
-                .resources
-                .keys()
-                .map(|n| m::ResourceMetadata {
-                    type_name: n.to_string(),
-                })
-                .collect(),
-            functions: self
-                .functions
-                .keys()
-                .map(|n| m::FunctionMetadata {
-                    name: n.to_string(),
-                })
-                .collect(),
+            resources: self.resources.keys().map(|n| m::ResourceMetadata { type_name: n.to_string() }).collect(),
+            functions: self.functions.keys().map(|n| m::FunctionMetadata { name: n.to_string() }).collect(),
             ephemeral_resources: vec![],
         }))
     }
@@ -325,26 +265,16 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         &self,
         _: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
-        let response = self
-            .schema_response
-            .get_or_init(|| pb::get_provider_schema::Response {
-                provider: Some(self.provider_schema.to_proto()),
-                resource_schemas: self
-                    .resources
-                    .iter()
-                    .map(|(n, (_, s, _))| (n.to_string(), s.to_proto()))
-                    .collect(),
-                data_source_schemas: self
-                    .data_sources
-                    .iter()
-                    .map(|(n, (_, s, _))| (n.to_string(), s.to_proto()))
-                    .collect(),
-                functions: self.functions_proto(),
-                ephemeral_resource_schemas: Default::default(),
-                diagnostics: vec![],
-                provider_meta: None,
-                server_capabilities: Some(Self::capabilities()),
-            });
+        let response = self.schema_response.get_or_init(|| pb::get_provider_schema::Response {
+            provider: Some(self.provider_schema.to_proto()),
+            resource_schemas: self.resources.iter().map(|(n, (_, s, _))| (n.to_string(), s.to_proto())).collect(),
+            data_source_schemas: self.data_sources.iter().map(|(n, (_, s, _))| (n.to_string(), s.to_proto())).collect(),
+            functions: self.functions_proto(),
+            ephemeral_resource_schemas: Default::default(),
+            diagnostics: vec![],
+            provider_meta: None,
+            server_capabilities: Some(Self::capabilities()),
+        });
         Ok(Response::new(response.clone()))
     }
 
@@ -358,15 +288,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             Ok(config) => match super::bridge::from_value::<P::Config>(&config) {
                 Ok(typed) => Diagnostics(self.provider.validate(&typed)).to_proto(),
                 Err(_) if config.contains_unknown() => vec![],
-                Err(e) => vec![
-                    super::component::bridge_diagnostic("provider configuration", e).to_proto(),
-                ],
+                Err(e) => vec![super::component::bridge_diagnostic("provider configuration", e).to_proto()],
             },
             Err(d) => diags(d),
         };
-        Ok(Response::new(pb::validate_provider_config::Response {
-            diagnostics,
-        }))
+        Ok(Response::new(pb::validate_provider_config::Response { diagnostics }))
     }
 
     async fn validate_resource_config(
@@ -376,14 +302,16 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let req = req.into_inner();
         let diagnostics = match self
             .resource(&req.type_name)
-            .and_then(|(r, _, ty)| Ok((r, decode(req.config.as_ref(), ty)?)))
+            .and_then(|(r, schema, ty)| Ok((r, schema, decode(req.config.as_ref(), ty)?)))
         {
-            Ok((r, config)) => Diagnostics(r.validate(&config)).to_proto(),
+            Ok((r, schema, mut config)) => {
+                // Computed attributes are null in configuration: to the typed struct they are not yet known.
+                mark_computed_unknown(&schema.block, &mut config);
+                Diagnostics(r.validate(&config)).to_proto()
+            }
             Err(d) => diags(d),
         };
-        Ok(Response::new(pb::validate_resource_config::Response {
-            diagnostics,
-        }))
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics }))
     }
 
     async fn validate_data_resource_config(
@@ -391,16 +319,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::validate_data_resource_config::Request>,
     ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
         let req = req.into_inner();
-        let diagnostics = match self
-            .data_source(&req.type_name)
-            .and_then(|(d, _, ty)| Ok((d, decode(req.config.as_ref(), ty)?)))
-        {
-            Ok((d, config)) => Diagnostics(d.validate(&config)).to_proto(),
-            Err(d) => diags(d),
-        };
-        Ok(Response::new(pb::validate_data_resource_config::Response {
-            diagnostics,
-        }))
+        let diagnostics =
+            match self.data_source(&req.type_name).and_then(|(d, _, ty)| Ok((d, decode(req.config.as_ref(), ty)?))) {
+                Ok((d, config)) => Diagnostics(d.validate(&config)).to_proto(),
+                Err(d) => diags(d),
+            };
+        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics }))
     }
 
     async fn upgrade_resource_state(
@@ -416,11 +340,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
                     format!("The state of this {} was written by schema version {}, newer than this provider's {}; upgrade the provider.", req.type_name, req.version, schema.version),
                 )));
             }
-            let raw = req
-                .raw_state
-                .as_ref()
-                .map(|r| r.json.clone())
-                .unwrap_or_default();
+            let raw = req.raw_state.as_ref().map(|r| r.json.clone()).unwrap_or_default();
             if raw.is_empty() {
                 return Err(Diagnostic::error(
                     "Unsupported state format",
@@ -428,24 +348,16 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
                 )
                 .into());
             }
-            let json: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
-                Diagnostics::from(Diagnostic::error("Corrupt state", e.to_string()))
-            })?;
+            let json: serde_json::Value = serde_json::from_slice(&raw)
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Corrupt state", e.to_string())))?;
             let json = drop_unknown_attributes(json, ty);
-            let value = Value::from_json(&json, ty).map_err(|e| {
-                Diagnostics::from(Diagnostic::error("Corrupt state", e.to_string()).at(e.path))
-            })?;
+            let value = Value::from_json(&json, ty)
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Corrupt state", e.to_string()).at(e.path)))?;
             encode(&value, ty)
         })();
         Ok(Response::new(match result {
-            Ok(state) => pb::upgrade_resource_state::Response {
-                upgraded_state: Some(state),
-                diagnostics: vec![],
-            },
-            Err(d) => pb::upgrade_resource_state::Response {
-                upgraded_state: None,
-                diagnostics: diags(d),
-            },
+            Ok(state) => pb::upgrade_resource_state::Response { upgraded_state: Some(state), diagnostics: vec![] },
+            Err(d) => pb::upgrade_resource_state::Response { upgraded_state: None, diagnostics: diags(d) },
         }))
     }
 
@@ -457,18 +369,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let ty = self.provider_schema.value_type();
         let result = async {
             let config = decode(req.config.as_ref(), &ty)?;
-            let typed = super::bridge::from_value::<P::Config>(&config).map_err(|e| {
-                Diagnostics::from(super::component::bridge_diagnostic(
-                    "provider configuration",
-                    e,
-                ))
-            })?;
+            let typed = super::bridge::from_value::<P::Config>(&config)
+                .map_err(|e| Diagnostics::from(super::component::bridge_diagnostic("provider configuration", e)))?;
             self.provider.configure(typed, &req.terraform_version).await
         }
         .await;
-        Ok(Response::new(pb::configure_provider::Response {
-            diagnostics: result.err().map(diags).unwrap_or_default(),
-        }))
+        Ok(Response::new(pb::configure_provider::Response { diagnostics: result.err().map(diags).unwrap_or_default() }))
     }
 
     async fn read_resource(
@@ -479,19 +385,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let result = async {
             let (r, _, ty) = self.resource(&req.type_name)?;
             let current = decode(req.current_state.as_ref(), ty)?;
-            let new_state = r
-                .read(&self.context(), &current)
-                .await?
-                .unwrap_or(Value::Null);
+            let new_state = r.read(&self.context(), &current).await?.unwrap_or(Value::Null);
             encode(&new_state, ty)
         }
         .await;
         Ok(Response::new(match result {
-            Ok(state) => pb::read_resource::Response {
-                new_state: Some(state),
-                private: req.private,
-                ..Default::default()
-            },
+            Ok(state) => {
+                pb::read_resource::Response { new_state: Some(state), private: req.private, ..Default::default() }
+            }
             Err(d) => pb::read_resource::Response {
                 new_state: req.current_state,
                 private: req.private,
@@ -506,12 +407,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let req = req.into_inner();
-        Ok(Response::new(self.plan(&req).await.unwrap_or_else(|d| {
-            pb::plan_resource_change::Response {
-                diagnostics: diags(d),
-                ..Default::default()
-            }
-        })))
+        Ok(Response::new(
+            self.plan(&req)
+                .await
+                .unwrap_or_else(|d| pb::plan_resource_change::Response { diagnostics: diags(d), ..Default::default() }),
+        ))
     }
 
     async fn apply_resource_change(
@@ -546,14 +446,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         }
         .await;
         Ok(Response::new(match result {
-            Ok(imported) => pb::import_resource_state::Response {
-                imported_resources: vec![imported],
-                ..Default::default()
-            },
-            Err(d) => pb::import_resource_state::Response {
-                diagnostics: diags(d),
-                ..Default::default()
-            },
+            Ok(imported) => {
+                pb::import_resource_state::Response { imported_resources: vec![imported], ..Default::default() }
+            }
+            Err(d) => pb::import_resource_state::Response { diagnostics: diags(d), ..Default::default() },
         }))
     }
 
@@ -565,7 +461,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         Ok(Response::new(pb::move_resource_state::Response {
             diagnostics: vec![Diagnostic::error(
                 "Moving state is not supported",
-                format!("{} cannot take state moved from {}; remove the moved block and import the object instead.", req.target_type_name, req.source_type_name),
+                format!(
+                    "{} cannot take state moved from {}; remove the moved block and import the object instead.",
+                    req.target_type_name, req.source_type_name
+                ),
             )
             .to_proto()],
             ..Default::default()
@@ -586,14 +485,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         }
         .await;
         Ok(Response::new(match result {
-            Ok(state) => pb::read_data_source::Response {
-                state: Some(state),
-                ..Default::default()
-            },
-            Err(d) => pb::read_data_source::Response {
-                diagnostics: diags(d),
-                ..Default::default()
-            },
+            Ok(state) => pb::read_data_source::Response { state: Some(state), ..Default::default() },
+            Err(d) => pb::read_data_source::Response { diagnostics: diags(d), ..Default::default() },
         }))
     }
 
@@ -601,14 +494,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         &self,
         req: Request<pb::validate_ephemeral_resource_config::Request>,
     ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
-        Ok(Response::new(
-            pb::validate_ephemeral_resource_config::Response {
-                diagnostics: diags(unknown_type(
-                    "ephemeral resource",
-                    &req.into_inner().type_name,
-                )),
-            },
-        ))
+        Ok(Response::new(pb::validate_ephemeral_resource_config::Response {
+            diagnostics: diags(unknown_type("ephemeral resource", &req.into_inner().type_name)),
+        }))
     }
 
     async fn open_ephemeral_resource(
@@ -616,10 +504,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::open_ephemeral_resource::Request>,
     ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
         Ok(Response::new(pb::open_ephemeral_resource::Response {
-            diagnostics: diags(unknown_type(
-                "ephemeral resource",
-                &req.into_inner().type_name,
-            )),
+            diagnostics: diags(unknown_type("ephemeral resource", &req.into_inner().type_name)),
             ..Default::default()
         }))
     }
@@ -629,10 +514,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::renew_ephemeral_resource::Request>,
     ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
         Ok(Response::new(pb::renew_ephemeral_resource::Response {
-            diagnostics: diags(unknown_type(
-                "ephemeral resource",
-                &req.into_inner().type_name,
-            )),
+            diagnostics: diags(unknown_type("ephemeral resource", &req.into_inner().type_name)),
             ..Default::default()
         }))
     }
@@ -642,10 +524,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::close_ephemeral_resource::Request>,
     ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
         Ok(Response::new(pb::close_ephemeral_resource::Response {
-            diagnostics: diags(unknown_type(
-                "ephemeral resource",
-                &req.into_inner().type_name,
-            )),
+            diagnostics: diags(unknown_type("ephemeral resource", &req.into_inner().type_name)),
         }))
     }
 
@@ -653,10 +532,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         &self,
         _: Request<pb::get_functions::Request>,
     ) -> Result<Response<pb::get_functions::Response>, Status> {
-        Ok(Response::new(pb::get_functions::Response {
-            functions: self.functions_proto(),
-            diagnostics: vec![],
-        }))
+        Ok(Response::new(pb::get_functions::Response { functions: self.functions_proto(), diagnostics: vec![] }))
     }
 
     async fn call_function(
@@ -682,10 +558,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
                     let text = d.0.first().map(|d| d.detail.clone()).unwrap_or_default();
                     return Ok(Response::new(pb::call_function::Response {
                         result: None,
-                        error: Some(pb::FunctionError {
-                            text,
-                            function_argument: Some(i as i64),
-                        }),
+                        error: Some(pb::FunctionError { text, function_argument: Some(i as i64) }),
                     }));
                 }
             }
@@ -695,24 +568,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         }
         let response = match f.call(&args).and_then(|v| {
             v.to_msgpack(&f.return_type())
-                .map_err(|e| super::component::FunctionError {
-                    text: e.to_string(),
-                    argument: None,
-                })
+                .map_err(|e| super::component::FunctionError { text: e.to_string(), argument: None })
         }) {
-            Ok(msgpack) => pb::call_function::Response {
-                result: Some(pb::DynamicValue {
-                    msgpack,
-                    json: vec![],
-                }),
-                error: None,
-            },
+            Ok(msgpack) => {
+                pb::call_function::Response { result: Some(pb::DynamicValue { msgpack, json: vec![] }), error: None }
+            }
             Err(e) => pb::call_function::Response {
                 result: None,
-                error: Some(pb::FunctionError {
-                    text: e.text,
-                    function_argument: e.argument,
-                }),
+                error: Some(pb::FunctionError { text: e.text, function_argument: e.argument }),
             },
         };
         Ok(Response::new(response))
@@ -724,9 +587,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
     ) -> Result<Response<pb::stop_provider::Response>, Status> {
         tracing::info!("stop requested: cancelling in-flight operations");
         self.cancel.cancel();
-        Ok(Response::new(pb::stop_provider::Response {
-            error: String::new(),
-        }))
+        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
     }
 }
 
@@ -743,13 +604,264 @@ fn drop_unknown_attributes(json: serde_json::Value, ty: &Type) -> serde_json::Va
             serde_json::Value::Object(m)
         }
         (serde_json::Value::Array(items), Type::List(t) | Type::Set(t)) => {
-            serde_json::Value::Array(
-                items
-                    .into_iter()
-                    .map(|i| drop_unknown_attributes(i, t))
-                    .collect(),
-            )
+            serde_json::Value::Array(items.into_iter().map(|i| drop_unknown_attributes(i, t)).collect())
         }
         (json, _) => json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The framework with a resource of its own, no Aviatrix in sight: planning rules, apply, import, stop.
+
+    use std::sync::Mutex;
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::plugin::component::{CallContext, Resource};
+    use crate::plugin::proto::tfplugin6::provider_server::Provider as _;
+    use crate::plugin::{Known, TfSchema};
+
+    /// A note kept in memory.
+    #[derive(Clone, Debug, Serialize, Deserialize, TfSchema)]
+    struct Note {
+        /// Assigned on create.
+        #[tf(computed)]
+        id: Known<String>,
+        text: String,
+        /// Moving a note to another zone replaces it.
+        zone: String,
+        /// Used on create and never stored.
+        #[tf(optional, write_only)]
+        token: Option<String>,
+    }
+
+    #[derive(Default)]
+    struct Notes {
+        tokens_seen: Mutex<Vec<String>>,
+        cancelled_seen: Mutex<Option<CancellationToken>>,
+    }
+
+    #[tonic::async_trait]
+    impl Resource for Arc<Notes> {
+        const TYPE_NAME: &'static str = "test_note";
+        type State = Note;
+
+        fn requires_replace(&self) -> &'static [&'static str] {
+            &["zone"]
+        }
+
+        async fn create(&self, ctx: &CallContext, mut planned: Note) -> Result<Note, Diagnostics> {
+            self.tokens_seen.lock().unwrap().extend(planned.token.clone());
+            *self.cancelled_seen.lock().unwrap() = Some(ctx.cancel.clone());
+            planned.id = Known::Value(format!("note-{}", planned.text));
+            Ok(planned)
+        }
+        async fn read(&self, _: &CallContext, current: Note) -> Result<Option<Note>, Diagnostics> {
+            Ok((current.text != "gone").then_some(current))
+        }
+        async fn update(&self, _: &CallContext, _: Note, planned: Note) -> Result<Note, Diagnostics> {
+            Ok(planned)
+        }
+        async fn delete(&self, _: &CallContext, _: Note) -> Result<(), Diagnostics> {
+            Ok(())
+        }
+        async fn import(&self, _: &CallContext, id: &str) -> Result<Note, Diagnostics> {
+            Ok(Note { id: Known::Value(id.to_string()), text: "imported".into(), zone: "a".into(), token: None })
+        }
+    }
+
+    #[derive(Default)]
+    struct TestProvider {
+        notes: Arc<Notes>,
+    }
+
+    #[derive(Debug, Serialize, Deserialize, TfSchema)]
+    struct NoConfig {}
+
+    #[tonic::async_trait]
+    impl Provider for TestProvider {
+        type Config = NoConfig;
+        async fn configure(&self, _: NoConfig, _: &str) -> Result<(), Diagnostics> {
+            Ok(())
+        }
+        fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>> {
+            vec![]
+        }
+        fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {
+            vec![Arc::new(self.notes.clone())]
+        }
+        fn functions(self: &Arc<Self>) -> Vec<Arc<dyn DynFunction>> {
+            vec![]
+        }
+    }
+
+    fn server() -> ProviderServer<TestProvider> {
+        ProviderServer::new(TestProvider::default(), CancellationToken::new())
+    }
+
+    fn ty() -> Type {
+        Schema::of::<Note>(0).value_type()
+    }
+
+    fn dv(v: &Value) -> Option<pb::DynamicValue> {
+        Some(pb::DynamicValue { msgpack: v.to_msgpack(&ty()).unwrap(), json: vec![] })
+    }
+
+    fn note(id: Value, text: &str, zone: &str, token: Value) -> Value {
+        Value::Object(
+            [("id", id), ("text", Value::String(text.into())), ("zone", Value::String(zone.into())), ("token", token)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
+    }
+
+    fn back(dv: Option<pb::DynamicValue>) -> Value {
+        Value::from_msgpack(&dv.unwrap().msgpack, &ty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn create_plans_unknown_ids_uses_write_only_values_and_never_stores_them() {
+        let s = server();
+        let config = note(Value::Null, "hello", "a", Value::String("t0ken".into()));
+        let plan = s
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                proposed_new_state: dv(&config),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+        let planned = back(plan.planned_state);
+        let validated = s
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "test_note".into(),
+                config: dv(&config),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            validated.diagnostics.is_empty(),
+            "a computed attribute left null in configuration is valid: {:?}",
+            validated.diagnostics
+        );
+        assert_eq!(planned.attr("id"), Some(&Value::Unknown));
+        assert_eq!(planned.attr("token"), Some(&Value::Null), "write-only values never reach the plan");
+
+        let applied = s
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                planned_state: dv(&planned),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let state = back(applied.new_state);
+        assert_eq!(state.attr("id"), Some(&Value::String("note-hello".into())));
+        assert_eq!(state.attr("token"), Some(&Value::Null), "write-only values never reach state");
+        assert_eq!(*s.provider.notes.tokens_seen.lock().unwrap(), ["t0ken"]);
+    }
+
+    #[tokio::test]
+    async fn changing_a_replacing_attribute_requires_replace() {
+        let s = server();
+        let prior = note(Value::String("n1".into()), "x", "a", Value::Null);
+        let proposed = note(Value::String("n1".into()), "x", "b", Value::Null);
+        let plan = s
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&prior),
+                proposed_new_state: dv(&proposed),
+                config: dv(&proposed),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        let paths: Vec<String> =
+            plan.requires_replace.iter().map(|p| AttributePath::from_proto(p).to_string()).collect();
+        assert_eq!(paths, ["zone"]);
+    }
+
+    #[tokio::test]
+    async fn read_reports_gone_objects_as_null_and_import_builds_state() {
+        let s = server();
+        let gone = note(Value::String("n1".into()), "gone", "a", Value::Null);
+        let read = s
+            .read_resource(Request::new(pb::read_resource::Request {
+                type_name: "test_note".into(),
+                current_state: dv(&gone),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(back(read.new_state), Value::Null);
+        let imported = s
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "test_note".into(),
+                id: "n9".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(back(imported.imported_resources[0].state.clone()).attr("id"), Some(&Value::String("n9".into())));
+        let unknown = s
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "test_nope".into(),
+                id: "x".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(unknown.diagnostics[0].detail.contains("test_nope"));
+    }
+
+    #[tokio::test]
+    async fn stop_provider_cancels_what_calls_hold() {
+        let s = server();
+        let config = note(Value::Null, "x", "a", Value::Null);
+        s.apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            type_name: "test_note".into(),
+            prior_state: dv(&Value::Null),
+            planned_state: dv(&note(Value::Unknown, "x", "a", Value::Null)),
+            config: dv(&config),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+        let token = s.provider.notes.cancelled_seen.lock().unwrap().clone().unwrap();
+        assert!(!token.is_cancelled());
+        s.stop_provider(Request::new(pb::stop_provider::Request {})).await.unwrap();
+        assert!(token.is_cancelled(), "an in-flight call's token must see StopProvider");
+    }
+
+    #[tokio::test]
+    async fn upgrade_reads_json_state_and_drops_attributes_the_schema_no_longer_has() {
+        let s = server();
+        let raw = br#"{"id":"n1","text":"t","zone":"a","token":null,"legacy":"x"}"#.to_vec();
+        let up = s
+            .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                type_name: "test_note".into(),
+                version: 0,
+                raw_state: Some(pb::RawState { json: raw, flatmap: Default::default() }),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(up.diagnostics.is_empty(), "{:?}", up.diagnostics);
+        assert_eq!(back(up.upgraded_state).attr("text"), Some(&Value::String("t".into())));
     }
 }

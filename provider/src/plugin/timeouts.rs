@@ -47,11 +47,7 @@ impl Operation {
 
 impl Timeouts {
     /// The limit for `op`, or `default` when none is configured.
-    pub fn get(
-        this: Option<&Timeouts>,
-        op: Operation,
-        default: Duration,
-    ) -> Result<Duration, Diagnostic> {
+    pub fn get(this: Option<&Timeouts>, op: Operation, default: Duration) -> Result<Duration, Diagnostic> {
         let raw = this.and_then(|t| match op {
             Operation::Create => t.create.as_deref(),
             Operation::Read => t.read.as_deref(),
@@ -63,7 +59,10 @@ impl Timeouts {
             Some(text) => parse_duration(text).map_err(|why| {
                 Diagnostic::error(
                     format!("Invalid timeouts.{}", op.name()),
-                    format!("timeouts.{} = {text:?}: {why}; use a duration such as \"90s\", \"30m\" or \"1h30m\".", op.name()),
+                    format!(
+                        "timeouts.{} = {text:?}: {why}; use a duration such as \"90s\", \"30m\" or \"1h30m\".",
+                        op.name()
+                    ),
                 )
                 .at(AttributePath::root().attr("timeouts").attr(op.name()))
             }),
@@ -72,15 +71,10 @@ impl Timeouts {
 
     /// Checks every configured duration, for validation.
     pub fn validate(&self) -> Vec<Diagnostic> {
-        [
-            Operation::Create,
-            Operation::Read,
-            Operation::Update,
-            Operation::Delete,
-        ]
-        .into_iter()
-        .filter_map(|op| Timeouts::get(Some(self), op, Duration::ZERO).err())
-        .collect()
+        [Operation::Create, Operation::Read, Operation::Update, Operation::Delete]
+            .into_iter()
+            .filter_map(|op| Timeouts::get(Some(self), op, Duration::ZERO).err())
+            .collect()
     }
 }
 
@@ -93,19 +87,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let digits = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if digits == 0 {
             return Err(format!("expected a number at {rest:?}"));
         }
-        let number: f64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("{:?} is not a number", &rest[..digits]))?;
+        let number: f64 = rest[..digits].parse().map_err(|_| format!("{:?} is not a number", &rest[..digits]))?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "h" => 3600.0,
             "m" => 60.0,
@@ -137,30 +125,17 @@ mod tests {
             ("m", None),
         ];
         for (text, want) in cases {
-            assert_eq!(
-                parse_duration(text).ok().map(|d| d.as_secs()),
-                want,
-                "{text:?}"
-            );
+            assert_eq!(parse_duration(text).ok().map(|d| d.as_secs()), want, "{text:?}");
         }
     }
 
     #[test]
     fn a_bad_timeout_names_its_attribute() {
-        let t = Timeouts {
-            create: Some("soon".into()),
-            ..Default::default()
-        };
+        let t = Timeouts { create: Some("soon".into()), ..Default::default() };
         let diags = t.validate();
         assert_eq!(diags.len(), 1);
-        assert_eq!(
-            diags[0].path.as_ref().unwrap().to_string(),
-            "timeouts.create"
-        );
+        assert_eq!(diags[0].path.as_ref().unwrap().to_string(), "timeouts.create");
         assert!(diags[0].detail.contains("\"soon\""));
-        assert_eq!(
-            Timeouts::get(None, Operation::Delete, Duration::from_secs(7)).unwrap(),
-            Duration::from_secs(7)
-        );
+        assert_eq!(Timeouts::get(None, Operation::Delete, Duration::from_secs(7)).unwrap(), Duration::from_secs(7));
     }
 }

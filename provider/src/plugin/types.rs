@@ -45,10 +45,7 @@ impl Type {
             Type::Set(e) => json!(["set", e.to_json()]),
             Type::Map(e) => json!(["map", e.to_json()]),
             Type::Object(attrs) => {
-                let attrs: serde_json::Map<String, J> = attrs
-                    .iter()
-                    .map(|(k, t)| (k.clone(), t.to_json()))
-                    .collect();
+                let attrs: serde_json::Map<String, J> = attrs.iter().map(|(k, t)| (k.clone(), t.to_json())).collect();
                 json!(["object", attrs])
             }
             Type::Tuple(elems) => {
@@ -80,9 +77,7 @@ impl Type {
                     "set" => Ok(Type::set(Type::from_json(&parts[1])?)),
                     "map" => Ok(Type::map(Type::from_json(&parts[1])?)),
                     "object" => {
-                        let attrs = parts[1]
-                            .as_object()
-                            .ok_or("object attributes must be a JSON object")?;
+                        let attrs = parts[1].as_object().ok_or("object attributes must be a JSON object")?;
                         let attrs = attrs
                             .iter()
                             .map(|(k, v)| Ok((k.clone(), Type::from_json(v)?)))
@@ -90,15 +85,8 @@ impl Type {
                         Ok(Type::Object(attrs))
                     }
                     "tuple" => {
-                        let elems = parts[1]
-                            .as_array()
-                            .ok_or("tuple elements must be a JSON array")?;
-                        Ok(Type::Tuple(
-                            elems
-                                .iter()
-                                .map(Type::from_json)
-                                .collect::<Result<_, _>>()?,
-                        ))
+                        let elems = parts[1].as_array().ok_or("tuple elements must be a JSON array")?;
+                        Ok(Type::Tuple(elems.iter().map(Type::from_json).collect::<Result<_, _>>()?))
                     }
                     other => Err(format!("unknown type kind {other:?}")),
                 }

@@ -164,13 +164,11 @@ impl DomainPattern {
             if host.parse::<Ipv4Addr>().is_ok() {
                 return Err(Rejection::IpAddress);
             }
-            return Err(
-                if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
-                    Rejection::Port
-                } else {
-                    Rejection::InvalidCharacters
-                },
-            );
+            return Err(if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+                Rejection::Port
+            } else {
+                Rejection::InvalidCharacters
+            });
         }
         let name = raw.strip_suffix('.').unwrap_or(raw);
         if name == "*" {
@@ -193,20 +191,14 @@ impl DomainPattern {
         if labels.iter().any(|l| l.is_empty()) {
             return Err(Rejection::EmptyLabel);
         }
-        if ascii.parse::<Ipv4Addr>().is_ok()
-            || labels
-                .last()
-                .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        if ascii.parse::<Ipv4Addr>().is_ok() || labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(Rejection::IpAddress);
         }
         if labels.last() == Some(&"localhost") {
             return Err(Rejection::Localhost);
         }
-        if ascii == "cluster.local"
-            || ascii.ends_with(".cluster.local")
-            || labels.last() == Some(&"svc")
-        {
+        if ascii == "cluster.local" || ascii.ends_with(".cluster.local") || labels.last() == Some(&"svc") {
             return Err(Rejection::ClusterInternal);
         }
         let in_zone = |zone: &str| ascii == zone || ascii.ends_with(&format!(".{zone}"));
@@ -218,20 +210,13 @@ impl DomainPattern {
         }
         for label in &labels {
             if label.len() > 63 {
-                return Err(Rejection::LabelTooLong {
-                    label: label.to_string(),
-                });
+                return Err(Rejection::LabelTooLong { label: label.to_string() });
             }
-            if !label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            {
+            if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(Rejection::InvalidCharacters);
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return Err(Rejection::HyphenAtEdge {
-                    label: label.to_string(),
-                });
+                return Err(Rejection::HyphenAtEdge { label: label.to_string() });
             }
         }
         let length = ascii.len() + if wildcard { 2 } else { 0 };
@@ -239,11 +224,7 @@ impl DomainPattern {
             return Err(Rejection::TooLong { length });
         }
         let domain = Domain(ascii);
-        Ok(if wildcard {
-            DomainPattern::Wildcard(domain)
-        } else {
-            DomainPattern::Exact(domain)
-        })
+        Ok(if wildcard { DomainPattern::Wildcard(domain) } else { DomainPattern::Exact(domain) })
     }
 
     /// Does this permit allow `host`?
@@ -290,28 +271,14 @@ mod tests {
         }
         let max_label = format!("{}.com", "a".repeat(63));
         assert!(DomainPattern::parse(&max_label).is_ok());
-        let long = [
-            &"a".repeat(63)[..],
-            &"b".repeat(63),
-            &"c".repeat(63),
-            &"d".repeat(57),
-            "com",
-        ]
-        .join(".");
+        let long = [&"a".repeat(63)[..], &"b".repeat(63), &"c".repeat(63), &"d".repeat(57), "com"].join(".");
         assert_eq!(long.len(), 253);
         assert!(DomainPattern::parse(&long).is_ok());
     }
 
     #[test]
     fn rejects_each_with_its_own_rule() {
-        let too_long = [
-            &"a".repeat(63)[..],
-            &"b".repeat(63),
-            &"c".repeat(63),
-            &"d".repeat(58),
-            "com",
-        ]
-        .join(".");
+        let too_long = [&"a".repeat(63)[..], &"b".repeat(63), &"c".repeat(63), &"d".repeat(58), "com"].join(".");
         let cases: Vec<(&str, &str)> = vec![
             ("", "empty"),
             ("api .example.com", "no-whitespace"),
@@ -336,10 +303,7 @@ mod tests {
             ("intranet", "two-labels-minimum"),
             ("*.com", "two-labels-minimum"),
             ("kubernetes.default.svc", "no-cluster-internal"),
-            (
-                "kubernetes.default.svc.cluster.local",
-                "no-cluster-internal",
-            ),
+            ("kubernetes.default.svc.cluster.local", "no-cluster-internal"),
             ("*.cluster.local", "no-cluster-internal"),
             ("cluster.local", "no-cluster-internal"),
             ("1.0.0.10.in-addr.arpa", "no-reverse-dns"),
@@ -382,10 +346,7 @@ mod tests {
         let exact = DomainPattern::parse("api.example.com").unwrap();
         assert!(exact.matches(&host("API.example.com")));
         assert!(!exact.matches(&host("x.api.example.com")));
-        assert_eq!(
-            Domain::parse("*.example.com"),
-            Err(Rejection::WildcardPosition)
-        );
+        assert_eq!(Domain::parse("*.example.com"), Err(Rejection::WildcardPosition));
     }
 
     #[test]

@@ -34,36 +34,22 @@ pub fn normalize(entries: &[String]) -> Result<Normalized, Vec<Invalid>> {
     for (index, raw) in entries.iter().enumerate() {
         match DomainPattern::parse(raw) {
             Ok(p) => parsed.push((raw.as_str(), p)),
-            Err(rejection) => invalid.push(Invalid {
-                index,
-                value: raw.clone(),
-                rejection,
-            }),
+            Err(rejection) => invalid.push(Invalid { index, value: raw.clone(), rejection }),
         }
     }
     if !invalid.is_empty() {
         return Err(invalid);
     }
     // Wildcards only: an entry is redundant when a strictly wider wildcard covers it.
-    let wildcards = Matcher::new(
-        parsed
-            .iter()
-            .filter(|(_, p)| matches!(p, DomainPattern::Wildcard(_)))
-            .map(|(_, p)| p.clone()),
-    );
+    let wildcards =
+        Matcher::new(parsed.iter().filter(|(_, p)| matches!(p, DomainPattern::Wildcard(_))).map(|(_, p)| p.clone()));
     let mut out = Normalized::default();
     let mut seen = std::collections::HashMap::new();
     for (raw, p) in &parsed {
         if let Some(first) = seen.get(p) {
-            let reason = if *first == *raw {
-                "listed more than once".to_string()
-            } else {
-                format!("same domain as {first:?}")
-            };
-            out.removed.push(Removed {
-                domain: raw.to_string(),
-                reason,
-            });
+            let reason =
+                if *first == *raw { "listed more than once".to_string() } else { format!("same domain as {first:?}") };
+            out.removed.push(Removed { domain: raw.to_string(), reason });
             continue;
         }
         seen.insert(p.clone(), *raw);
@@ -73,15 +59,13 @@ pub fn normalize(entries: &[String]) -> Result<Normalized, Vec<Invalid>> {
             DomainPattern::Wildcard(d) => wildcards.permitting(d),
         };
         match covering {
-            Some(wider) if wider != p => out.removed.push(Removed {
-                domain: raw.to_string(),
-                reason: format!("covered by {wider}"),
-            }),
+            Some(wider) if wider != p => {
+                out.removed.push(Removed { domain: raw.to_string(), reason: format!("covered by {wider}") })
+            }
             _ => out.patterns.push(p.clone()),
         }
     }
-    out.patterns
-        .sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    out.patterns.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
     Ok(out)
 }
 
@@ -107,11 +91,7 @@ mod tests {
         .unwrap();
         let names: Vec<String> = got.patterns.iter().map(|p| p.to_string()).collect();
         assert_eq!(names, ["*.example.com", "b.example.org"]);
-        let removed: Vec<(&str, &str)> = got
-            .removed
-            .iter()
-            .map(|r| (r.domain.as_str(), r.reason.as_str()))
-            .collect();
+        let removed: Vec<(&str, &str)> = got.removed.iter().map(|r| (r.domain.as_str(), r.reason.as_str())).collect();
         assert_eq!(
             removed,
             [
@@ -134,22 +114,9 @@ mod tests {
 
     #[test]
     fn every_invalid_entry_is_reported_with_its_index() {
-        let err = normalize(&strings(&[
-            "ok.example.com",
-            "evil.example.com:443",
-            "*",
-            "also.fine.io",
-            "10.0.0.1",
-        ]))
-        .unwrap_err();
+        let err = normalize(&strings(&["ok.example.com", "evil.example.com:443", "*", "also.fine.io", "10.0.0.1"]))
+            .unwrap_err();
         let got: Vec<(usize, &str)> = err.iter().map(|i| (i.index, i.rejection.rule())).collect();
-        assert_eq!(
-            got,
-            [
-                (1, "no-port"),
-                (2, "no-bare-wildcard"),
-                (4, "no-ip-address")
-            ]
-        );
+        assert_eq!(got, [(1, "no-port"), (2, "no-bare-wildcard"), (4, "no-ip-address")]);
     }
 }

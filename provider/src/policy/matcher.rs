@@ -58,17 +58,11 @@ impl Matcher {
 
 /// The same question answered by trying every pattern: the baseline the benchmark compares against, and
 /// the oracle the matcher is tested against.
-pub fn linear_permitting<'a>(
-    patterns: &'a [DomainPattern],
-    host: &Domain,
-) -> Option<&'a DomainPattern> {
-    patterns
-        .iter()
-        .filter(|p| p.matches(host))
-        .max_by_key(|p| match p {
-            DomainPattern::Exact(_) => usize::MAX,
-            DomainPattern::Wildcard(s) => s.as_str().len(),
-        })
+pub fn linear_permitting<'a>(patterns: &'a [DomainPattern], host: &Domain) -> Option<&'a DomainPattern> {
+    patterns.iter().filter(|p| p.matches(host)).max_by_key(|p| match p {
+        DomainPattern::Exact(_) => usize::MAX,
+        DomainPattern::Wildcard(s) => s.as_str().len(),
+    })
 }
 
 #[cfg(test)]
@@ -76,19 +70,12 @@ mod tests {
     use super::*;
 
     fn pats(list: &[&str]) -> Vec<DomainPattern> {
-        list.iter()
-            .map(|s| DomainPattern::parse(s).unwrap())
-            .collect()
+        list.iter().map(|s| DomainPattern::parse(s).unwrap()).collect()
     }
 
     #[test]
     fn answers_with_the_most_specific_permit() {
-        let patterns = pats(&[
-            "*.example.com",
-            "*.api.example.com",
-            "api.example.com",
-            "ehr.example.org",
-        ]);
+        let patterns = pats(&["*.example.com", "*.api.example.com", "api.example.com", "ehr.example.org"]);
         let m = Matcher::new(patterns.clone());
         let cases = [
             ("api.example.com", Some("api.example.com")),
@@ -102,21 +89,11 @@ mod tests {
         ];
         for (host, want) in cases {
             let host = Domain::parse(host).unwrap();
-            assert_eq!(
-                m.permitting(&host).map(|p| p.to_string()).as_deref(),
-                want,
-                "{host}"
-            );
-            assert_eq!(
-                linear_permitting(&patterns, &host),
-                m.permitting(&host),
-                "oracle disagrees on {host}"
-            );
+            assert_eq!(m.permitting(&host).map(|p| p.to_string()).as_deref(), want, "{host}");
+            assert_eq!(linear_permitting(&patterns, &host), m.permitting(&host), "oracle disagrees on {host}");
         }
         assert!(
-            Matcher::new(Vec::new())
-                .permitting(&Domain::parse("a.example.com").unwrap())
-                .is_none(),
+            Matcher::new(Vec::new()).permitting(&Domain::parse("a.example.com").unwrap()).is_none(),
             "empty list = zero egress"
         );
     }
@@ -135,17 +112,9 @@ mod tests {
         let m = Matcher::new(patterns.clone());
         for i in 0..600 {
             let host = Domain::parse(&format!("svc{i}.zone{}.example.com", i % 13)).unwrap();
-            assert_eq!(
-                m.permitting(&host),
-                linear_permitting(&patterns, &host),
-                "{host}"
-            );
+            assert_eq!(m.permitting(&host), linear_permitting(&patterns, &host), "{host}");
             let host = Domain::parse(&format!("a.t{i}.example.net")).unwrap();
-            assert_eq!(
-                m.permitting(&host),
-                linear_permitting(&patterns, &host),
-                "{host}"
-            );
+            assert_eq!(m.permitting(&host), linear_permitting(&patterns, &host), "{host}");
         }
     }
 }
