@@ -171,3 +171,35 @@ fn the_provider_run_by_hand_says_what_it_is() {
     assert!(text.contains("is a Terraform plugin") && text.contains("mcp-egress/aviatrix"), "{text}");
     assert!(out.stdout.is_empty());
 }
+
+/// The registry examples (which the docs embed) plan cleanly, and the data source example shows what its
+/// comments say.
+#[test]
+fn registry_examples_work() {
+    let root = terraform_cli::repo_root().join("examples");
+    let header = "terraform {\n  required_providers {\n    aviatrix = { source = \"mcp-egress/aviatrix\" }\n  }\n}\n";
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let ws = Workspace::new(&format!("{header}{}", read("data-sources/aviatrix_mcp_egress_domains/data-source.tf")));
+    ws.run(&["apply", "-auto-approve", "-no-color"]).expect_code(0, "data source example");
+    let out = ws.outputs();
+    assert_eq!(out["permits"]["value"], serde_json::json!(["*.githubusercontent.com", "api.github.com"]));
+    let ws = Workspace::new(&format!("{header}{}", read("provider/provider.tf")));
+    ws.run(&["plan", "-no-color"]).expect_code(0, "provider example (contacts nothing)");
+    if !ws.terraform.at_least(1, 8, "function examples") {
+        return;
+    }
+    for (dir, expected) in [
+        (
+            "functions/normalize_domain",
+            serde_json::json!({"normalized": "api.example.com", "punycode": "xn--bcher-kva.example"}),
+        ),
+        ("functions/domain_matches", serde_json::json!({"below": true, "apex": false})),
+    ] {
+        let ws = Workspace::new(&format!("{header}{}", read(&format!("{dir}/function.tf"))));
+        ws.run(&["apply", "-auto-approve", "-no-color"]).expect_code(0, dir);
+        let out = ws.outputs();
+        for (name, value) in expected.as_object().unwrap() {
+            assert_eq!(&out[name]["value"], value, "{dir} output {name}");
+        }
+    }
+}

@@ -8,6 +8,7 @@
 extern crate self as terraform_provider_aviatrix;
 
 pub mod data_sources;
+pub mod docs;
 pub mod functions;
 pub mod plugin;
 pub mod policy;
