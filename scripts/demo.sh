@@ -6,10 +6,17 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 terraform="$("$REPO_ROOT/scripts/install-terraform.sh")"
-provider_dir="${MCP_EGRESS_PROVIDER_DIR:-$REPO_ROOT/target/debug}"
+provider_dir="${MCP_EGRESS_PROVIDER_DIR:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$REPO_ROOT/examples/quickstart/main.tf" "$work/"
+tf_version="$("$terraform" version | head -n1 | sed -E 's/^Terraform v([0-9]+)\.([0-9]+).*/\1 \2/')"
+read -r major minor <<<"$tf_version"
+if [ "$major" -gt 1 ] || [ "$minor" -ge 8 ]; then
+  cp "$REPO_ROOT/examples/quickstart/functions.tf" "$work/"
+else
+  echo "note: $terraform is older than 1.8, which has no provider-defined functions; showing the data source only"
+fi
 cat > "$work/terraform.rc" <<RC
 provider_installation {
   dev_overrides {
