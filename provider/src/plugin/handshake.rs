@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 
 use super::component::Provider;
@@ -60,11 +61,9 @@ pub fn handshake_line(version: u32, socket: &std::path::Path, certificate_der: O
     format!("{CORE_PROTOCOL_VERSION}|{version}|unix|{}|grpc|{cert}", socket.display())
 }
 
-/// A connection as tonic sees it: a unix stream, with or without TLS.
-enum PluginStream {
-    Plain(UnixStream),
-    Tls(Box<tokio_rustls::server::TlsStream<UnixStream>>),
-}
+/// A connection as tonic sees it: a unix stream, with or without TLS. tokio-util's `Either` does the
+/// reading and writing; this type only tells tonic there is no peer address to report.
+struct PluginStream(Either<UnixStream, Box<tokio_rustls::server::TlsStream<UnixStream>>>);
 
 impl tonic::transport::server::Connected for PluginStream {
     type ConnectInfo = ();
@@ -73,47 +72,29 @@ impl tonic::transport::server::Connected for PluginStream {
 
 impl AsyncRead for PluginStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            PluginStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for PluginStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            PluginStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            PluginStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            PluginStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
     }
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            PluginStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            PluginStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
+        Pin::new(&mut self.get_mut().0).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {
-        match self {
-            PluginStream::Plain(s) => s.is_write_vectored(),
-            PluginStream::Tls(s) => s.is_write_vectored(),
-        }
+        self.0.is_write_vectored()
     }
 }
 
@@ -249,8 +230,8 @@ pub async fn serve<P: Provider>(provider: P) -> Result<(), HandshakeError> {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
                 let conn = match acceptor {
-                    None => Ok(PluginStream::Plain(stream)),
-                    Some(acceptor) => acceptor.accept(stream).await.map(|s| PluginStream::Tls(Box::new(s))),
+                    None => Ok(PluginStream(Either::Left(stream))),
+                    Some(acceptor) => acceptor.accept(stream).await.map(|s| PluginStream(Either::Right(Box::new(s)))),
                 };
                 match conn {
                     Ok(conn) => {

@@ -213,3 +213,88 @@ impl Schema {
         pb::Schema { version: self.version, block: Some(self.block.to_proto(self.version)) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::plugin::timeouts::Timeouts;
+    use crate::plugin::TfSchema;
+
+    /// A rule.
+    #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TfSchema)]
+    struct Rule {
+        /// Port.
+        port: i64,
+    }
+
+    /// Everything the derive knows.
+    #[derive(Debug, Serialize, Deserialize, TfSchema)]
+    struct Everything {
+        /// Required because it is not an Option,
+        /// and this description spans two lines.
+        name: String,
+        /// Optional because it is an Option.
+        note: Option<String>,
+        #[tf(computed)]
+        id: Option<String>,
+        #[tf(optional, computed, sensitive)]
+        token: Option<String>,
+        #[tf(optional, write_only)]
+        password: Option<String>,
+        tags: Option<BTreeMap<String, String>>,
+        #[tf(block)]
+        rules: Vec<Rule>,
+        #[tf(block)]
+        unique_rules: BTreeSet<Rule>,
+        #[tf(block, max_items = 1)]
+        single: Option<Rule>,
+        #[tf(block)]
+        named: BTreeMap<String, Rule>,
+        #[tf(block)]
+        timeouts: Option<Timeouts>,
+        #[tf(nested)]
+        listed: Option<Vec<Rule>>,
+    }
+
+    #[test]
+    fn derive_covers_every_attribute_kind_and_nesting() {
+        let block = Everything::block();
+        assert_eq!(block.description, "Everything the derive knows.");
+        let attr = |n: &str| block.attributes.iter().find(|a| a.name == n).unwrap().clone();
+        let name = attr("name");
+        assert!(name.required && !name.optional);
+        assert_eq!(name.description, "Required because it is not an Option, and this description spans two lines.");
+        assert!(attr("note").optional && !attr("note").required);
+        assert!(attr("id").computed && !attr("id").optional);
+        let token = attr("token");
+        assert!(token.optional && token.computed && token.sensitive);
+        assert!(attr("password").write_only);
+        assert_eq!(attr("tags").ty, Type::map(Type::String));
+        let listed = attr("listed");
+        assert_eq!(listed.nested.as_ref().unwrap().nesting, BlockNesting::List);
+        let nesting = |n: &str| block.blocks.iter().find(|b| b.type_name == n).unwrap().nesting;
+        assert_eq!(nesting("rules"), BlockNesting::List);
+        assert_eq!(nesting("unique_rules"), BlockNesting::Set);
+        assert_eq!(nesting("single"), BlockNesting::Single);
+        assert_eq!(nesting("named"), BlockNesting::Map);
+        assert_eq!(nesting("timeouts"), BlockNesting::Single);
+        assert_eq!(block.blocks.iter().find(|b| b.type_name == "single").unwrap().max_items, 1);
+        let Type::Object(ty) = block.value_type() else { panic!("blocks are objects") };
+        let rule = Type::Object([("port".to_string(), Type::Number)].into_iter().collect());
+        assert_eq!(ty["rules"], Type::list(rule.clone()));
+        assert_eq!(ty["unique_rules"], Type::set(rule.clone()));
+        assert_eq!(ty["single"], rule.clone());
+        assert_eq!(ty["named"], Type::map(rule));
+        assert_eq!(block.write_only_attributes(), ["password"]);
+        // The protocol form leaves `type` empty for nested attributes and carries the JSON type otherwise.
+        let proto = block.to_proto(3);
+        let tags = proto.attributes.iter().find(|a| a.name == "tags").unwrap();
+        assert_eq!(tags.r#type, br#"["map","string"]"#);
+        assert!(proto.attributes.iter().find(|a| a.name == "listed").unwrap().r#type.is_empty());
+        assert_eq!(proto.version, 3);
+    }
+}
