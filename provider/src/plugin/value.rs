@@ -709,4 +709,53 @@ mod tests {
             assert_eq!(Value::from_msgpack(bytes, &Type::Number).unwrap(), Value::Number(want.clone()), "{bytes:x?}");
         }
     }
+
+    /// A small deterministic generator, so that failures reproduce.
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// The decoder meets hostile bytes: random input and mutated valid encodings. It must answer with a value
+    /// or an error, never panic, and whatever it accepts must encode again.
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics() {
+        let nested = Type::Object(
+            [
+                ("a".to_string(), Type::list(Type::String)),
+                ("b".to_string(), Type::map(Type::Number)),
+                ("c".to_string(), Type::Dynamic),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let sample = obj(&[
+            ("a", Value::List(vec![s("x"), Value::Unknown])),
+            ("b", Value::Map([("k".to_string(), Value::Number(Number::Float(2.5)))].into_iter().collect())),
+            ("c", Value::Dynamic(Type::String, Box::new(s("d")))),
+        ]);
+        let valid = sample.to_msgpack(&nested).unwrap();
+        let types = [Type::String, Type::Number, Type::list(Type::Bool), Type::Dynamic, nested.clone()];
+        let mut state = 0x2545f4914f6cdd1d;
+        for round in 0..20_000 {
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                let len = (xorshift(&mut state) % 24) as usize;
+                (0..len).map(|_| xorshift(&mut state) as u8).collect()
+            } else {
+                let mut b = valid.clone();
+                for _ in 0..1 + xorshift(&mut state) % 3 {
+                    let i = (xorshift(&mut state) as usize) % b.len();
+                    b[i] = xorshift(&mut state) as u8;
+                }
+                b.truncate(b.len() - (xorshift(&mut state) % 3) as usize);
+                b
+            };
+            let ty = &types[round % types.len()];
+            if let Ok(v) = Value::from_msgpack(&bytes, ty) {
+                v.to_msgpack(ty).unwrap_or_else(|e| panic!("accepted {bytes:x?} as {v:?} but cannot encode it: {e}"));
+            }
+        }
+    }
 }

@@ -359,4 +359,32 @@ mod tests {
         assert!(!p("api.example.com").subsumes(&p("*.api.example.com")));
         assert!(!p("*.api.example.com").subsumes(&p("*.example.com")));
     }
+
+    /// Random strings over the characters that matter never panic the parser, and every accepted entry is
+    /// already normal: parsing its normal form gives it back.
+    #[test]
+    fn parsing_is_total_and_normal_forms_are_fixed_points() {
+        let alphabet: Vec<char> = "abcXYZ019-._*:/@[] ü例".chars().collect();
+        let mut state: u64 = 0x9e3779b97f4a7c15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for _ in 0..50_000 {
+            let len = (next() % 20) as usize;
+            let raw: String = (0..len).map(|_| alphabet[(next() as usize) % alphabet.len()]).collect();
+            if let Ok(p) = DomainPattern::parse(&raw) {
+                accepted += 1;
+                assert_eq!(
+                    DomainPattern::parse(&p.to_string()),
+                    Ok(p.clone()),
+                    "{raw:?} normalises to {p}, which is not stable"
+                );
+            }
+        }
+        assert!(accepted > 100, "the generator should reach valid names too ({accepted})");
+    }
 }
