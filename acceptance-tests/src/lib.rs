@@ -4,4 +4,13 @@
 //! facts in `shared/reference/`, never what the provider happens to send, so that they can disagree with it.
 //! Nothing here is linked into the provider.
 
+pub mod aws;
+pub mod azure;
+pub mod controller;
+pub mod daemon;
+pub mod emulator;
+pub mod fault;
+pub mod http;
+pub mod inventory;
+pub mod store;
 pub mod tls;

@@ -1,7 +1,310 @@
 //! `mcp-egress-lab`: brings the lab up and down, and inspects it.
+//!
+//! Owns the command line and process handling (starting the detached daemon, stopping it by recorded pid).
+//! Everything the lab serves lives in the library; this file only starts, stops and asks.
 
-fn main() -> anyhow::Result<()> {
-    let _ = mcp_egress_lab::tls::LabCa::load_or_create;
-    eprintln!("usage: mcp-egress-lab <up|down|status|inventory|fault> --dir DIR");
-    std::process::exit(2)
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use mcp_egress_lab::daemon::{FaultRequest, LabDir, RunInfo};
+use mcp_egress_lab::fault::FaultKind;
+
+#[derive(Parser)]
+#[command(name = "mcp-egress-lab", about = "Emulated Aviatrix controller, Azure networking and AWS EC2 on loopback")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the lab in DIR (detached) and wait until every emulator is ready. Writes DIR/lab.env.
+    Up {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Lifetime of a controller session (CID), in seconds. Kept for later `up`s.
+        #[arg(long)]
+        cid_lifetime_secs: Option<u64>,
+        /// How long the controller's async tasks stay in progress, in milliseconds. Kept for later `up`s.
+        #[arg(long)]
+        task_ms: Option<u64>,
+    },
+    /// Stop every process the lab in DIR started. Keeps all state in DIR.
+    Down {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Say what runs where.
+    Status {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Print every object in every emulator as JSON, each marked as baseline or not.
+    Inventory {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Print only what differs from the baseline; exit 1 when anything does.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Switch fault injection on (rate > 0) or off (rate 0) for one emulator.
+    Fault {
+        #[arg(long)]
+        dir: PathBuf,
+        /// controller, azure or aws.
+        #[arg(long)]
+        target: String,
+        #[arg(long, value_enum)]
+        kind: FaultKind,
+        /// Share of eligible requests that get the fault, 0 to 1.
+        #[arg(long, default_value_t = 1.0)]
+        rate: f64,
+        /// Delay for `slow` and `slow-task`, Retry-After for `throttle`.
+        #[arg(long, default_value_t = 2000)]
+        delay_ms: u64,
+    },
+    /// Reboot the controller: sessions end and the feature flags a reboot resets go off.
+    RebootController {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Run the lab in the foreground (what `up` starts detached).
+    #[command(hide = true)]
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("mcp-egress-lab: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mcp-egress-lab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Up { dir, cid_lifetime_secs, task_ms } => up(&dir, cid_lifetime_secs, task_ms).await,
+        Command::Down { dir } => down(&dir),
+        Command::Status { dir } => status(&dir).await,
+        Command::Inventory { dir, diff } => inventory(&dir, diff).await,
+        Command::Fault { dir, target, kind, rate, delay_ms } => {
+            let request = FaultRequest { target, kind, rate, delay_ms };
+            let active = admin(&dir, reqwest::Method::POST, "/fault", Some(serde_json::to_value(&request)?)).await?;
+            println!("{}", serde_json::to_string_pretty(&active)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RebootController { dir } => {
+            admin(&dir, reqwest::Method::POST, "/reboot-controller", None).await?;
+            println!("controller rebooted: sessions ended; k8s, k8s_dcf_policies, dcf_multi_policies, k8s_discovery and log_enrichment are off");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { dir } => {
+            mcp_egress_lab::daemon::serve(&dir).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Whether `pid` is a live (not zombie) process whose command line contains `marker`.
+fn alive(pid: u32, marker: &str) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false);
+    !zombie && String::from_utf8_lossy(&cmdline).contains(marker)
+}
+
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) with a pid we recorded and re-checked just before; no memory is involved.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// The processes of a lab: the daemon, then what it started, each with the marker its command line holds.
+fn processes(run: &RunInfo) -> Vec<(String, u32)> {
+    let mut all = vec![("mcp-egress-lab".to_string(), run.daemon_pid)];
+    all.extend(run.children.iter().cloned());
+    all
+}
+
+/// Stops the processes of `run` by pid: SIGTERM, then SIGKILL after five seconds.
+fn stop(run: &RunInfo) -> Vec<String> {
+    let procs: Vec<(String, u32)> = processes(run).into_iter().filter(|(marker, pid)| alive(*pid, marker)).collect();
+    for (_, pid) in &procs {
+        signal(*pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && procs.iter().any(|(m, p)| alive(*p, m)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (marker, pid) in &procs {
+        if alive(*pid, marker) {
+            signal(*pid, libc::SIGKILL);
+        }
+    }
+    procs.iter().map(|(m, p)| format!("{m} (pid {p})")).collect()
+}
+
+async fn up(dir: &Path, cid_lifetime_secs: Option<u64>, task_ms: Option<u64>) -> anyhow::Result<ExitCode> {
+    let lab = LabDir::new(dir)?;
+    if let Some(run) = lab.run_info()? {
+        if alive(run.daemon_pid, "mcp-egress-lab") {
+            println!("the lab in {} is already running", lab.dir.display());
+            return status(&lab.dir).await;
+        }
+        // A daemon that died leaves its run file, and maybe children: stop those by their recorded pids.
+        stop(&run);
+        std::fs::remove_file(lab.run_file()).context("removing a stale run.json")?;
+    }
+    mcp_egress_lab::aws::ensure_moto_installed()?;
+    lab.config(|config| {
+        if let Some(secs) = cid_lifetime_secs {
+            config.cid_lifetime_secs = secs;
+        }
+        if let Some(ms) = task_ms {
+            config.task_ms = ms;
+        }
+    })?;
+    lab.secrets()?;
+    mcp_egress_lab::tls::LabCa::load_or_create(&lab.dir)?;
+
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(lab.log_file())
+        .with_context(|| format!("opening {}", lab.log_file().display()))?;
+    let exe = std::env::current_exe().context("finding the mcp-egress-lab binary")?;
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(exe)
+            .arg("serve")
+            .arg("--dir")
+            .arg(&lab.dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .context("starting the lab daemon")?
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(run) = lab.run_info().ok().flatten() {
+            if run.daemon_pid == child.id() {
+                break;
+            }
+        }
+        if let Some(exit) = child.try_wait()? {
+            let log = std::fs::read_to_string(lab.log_file()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+            bail!(
+                "the lab daemon exited ({exit}) before it was ready; {}:\n{}",
+                lab.log_file().display(),
+                tail.join("\n")
+            );
+        }
+        if Instant::now() > deadline {
+            signal(child.id(), libc::SIGTERM);
+            bail!("the lab did not get ready within 60 s; see {}", lab.log_file().display());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    println!("lab up in {}", lab.dir.display());
+    println!("  source {} for the provider's variables", lab.env_file().display());
+    status(&lab.dir).await
+}
+
+fn down(dir: &Path) -> anyhow::Result<ExitCode> {
+    let lab = LabDir::new(dir)?;
+    let Some(run) = lab.run_info()? else {
+        println!("no lab is running in {}", lab.dir.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let stopped = stop(&run);
+    std::fs::remove_file(lab.run_file()).context("removing run.json")?;
+    if stopped.is_empty() {
+        println!("the lab in {} had already stopped", lab.dir.display());
+    } else {
+        println!("stopped {}; state kept in {}", stopped.join(", "), lab.dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(dir: &Path) -> anyhow::Result<ExitCode> {
+    let lab = LabDir::new(dir)?;
+    let Some(run) = lab.run_info()? else {
+        println!("not running (no {})", lab.run_file().display());
+        return Ok(ExitCode::from(3));
+    };
+    let mut all_alive = true;
+    for (marker, pid) in processes(&run) {
+        let up = alive(pid, &marker);
+        all_alive &= up;
+        println!("  {marker:<16} pid {pid:<8} {}", if up { "running" } else { "NOT RUNNING" });
+    }
+    for (target, describe) in &run.emulators {
+        println!("  {target:<16} {describe}");
+    }
+    println!("  {:<16} {}", "admin", run.admin_url);
+    println!("  {:<16} {}", "env", lab.env_file().display());
+    Ok(if all_alive { ExitCode::SUCCESS } else { ExitCode::from(3) })
+}
+
+/// Calls the running lab's admin endpoint.
+async fn admin(
+    dir: &Path,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let lab = LabDir::new(dir)?;
+    let run =
+        lab.run_info()?.with_context(|| format!("no lab is running in {}; start it with `up`", lab.dir.display()))?;
+    let secrets = lab.secrets()?;
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
+    let mut request =
+        client.request(method, format!("{}{path}", run.admin_url)).header("x-lab-admin-token", secrets.admin_token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.with_context(|| format!("reaching the lab at {}; is it up?", run.admin_url))?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("{text}");
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+async fn inventory(dir: &Path, diff: bool) -> anyhow::Result<ExitCode> {
+    if diff {
+        let diff: mcp_egress_lab::inventory::Diff =
+            serde_json::from_value(admin(dir, reqwest::Method::GET, "/inventory/diff", None).await?)?;
+        println!("{}", serde_json::to_string_pretty(&diff)?);
+        return Ok(if diff.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    let objects = admin(dir, reqwest::Method::GET, "/inventory", None).await?;
+    println!("{}", serde_json::to_string_pretty(&objects)?);
+    Ok(ExitCode::SUCCESS)
 }

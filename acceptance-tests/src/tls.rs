@@ -23,8 +23,10 @@ impl LabCa {
         let cert_path = dir.join("ca.pem");
         let key_path = dir.join("ca-key.pem");
         if cert_path.exists() && key_path.exists() {
-            let cert_pem = std::fs::read_to_string(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
-            let key_pem = std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+            let cert_pem =
+                std::fs::read_to_string(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
+            let key_pem =
+                std::fs::read_to_string(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
             let key = KeyPair::from_pem(&key_pem).context("parsing the lab CA key")?;
             let issuer = Issuer::from_ca_cert_pem(&cert_pem, key).context("parsing the lab CA certificate")?;
             return Ok(LabCa { cert_pem, issuer, cert_path });
@@ -34,7 +36,8 @@ impl LabCa {
         let mut params = CertificateParams::default();
         params.distinguished_name.push(DnType::CommonName, "mcp-egress-lab CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let cert = params.self_signed(&key).context("self-signing the lab CA")?;
         let cert_pem = cert.pem();
         std::fs::write(&cert_path, &cert_pem).with_context(|| format!("writing {}", cert_path.display()))?;
@@ -70,8 +73,15 @@ impl LabCa {
         let (cert_pem, key_pem) = self.issue_loopback(common_name)?;
         let certs = rustls::pki_types::pem::PemObject::pem_slice_iter(cert_pem.as_bytes())
             .collect::<Result<Vec<rustls::pki_types::CertificateDer<'static>>, _>>()?;
-        let key = <rustls::pki_types::PrivateKeyDer as rustls::pki_types::pem::PemObject>::from_pem_slice(key_pem.as_bytes())?;
-        let mut config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key)?;
+        let key = <rustls::pki_types::PrivateKeyDer as rustls::pki_types::pem::PemObject>::from_pem_slice(
+            key_pem.as_bytes(),
+        )?;
+        // The provider is named: with both ring (through reqwest) and aws-lc-rs in the build, rustls cannot pick one.
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)?;
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Arc::new(config))
     }
