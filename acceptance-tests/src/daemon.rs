@@ -216,6 +216,7 @@ pub async fn start_emulators(
 
     // AWS EC2: moto, restored from the journal, behind the lab's proxy (plain HTTP, as moto speaks).
     let moto = MotoProcess::start().await?;
+    crate::http::log("aws", format!("moto_server answering on {}", moto.url));
     children.push(("moto_server".to_string(), moto.pid()));
     let aws = Aws::open(&lab.dir, moto.url.clone(), &config.aws_region).await?;
     keep.push(Box::new(moto));
@@ -367,6 +368,7 @@ async fn admin_reboot(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Re
 /// Runs the lab until SIGTERM or SIGINT: `mcp-egress-lab serve --dir DIR`.
 pub async fn serve(dir: &Path) -> anyhow::Result<()> {
     let lab = LabDir::new(dir)?;
+    crate::http::log("daemon", format!("starting in {}", lab.dir.display()));
     let config = lab.config(|_| {})?;
     let secrets = lab.secrets()?;
     let ca = LabCa::load_or_create(&lab.dir)?;

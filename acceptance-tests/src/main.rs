@@ -268,6 +268,24 @@ async fn status(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     println!("  {:<16} {}", "admin", run.admin_url);
     println!("  {:<16} {}", "env", lab.env_file().display());
+    if all_alive {
+        if let Ok(faults) = admin(&lab.dir, reqwest::Method::GET, "/faults", None).await {
+            let active: Vec<String> = faults
+                .as_object()
+                .into_iter()
+                .flatten()
+                .flat_map(|(target, list)| {
+                    list.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(move |f| format!("{target}:{} rate {}", f["kind"].as_str().unwrap_or("?"), f["rate"]))
+                })
+                .collect();
+            if !active.is_empty() {
+                println!("  {:<16} {}", "faults", active.join(", "));
+            }
+        }
+    }
     Ok(if all_alive { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
