@@ -250,6 +250,18 @@ async fn app_domains_rulesets_attachment_points_and_the_default_action() {
     );
     let (clean, diff) = lab.diff();
     assert!(clean, "everything was put back: {diff}");
+
+    // DCF's deployment policy: the defaults, a chosen list, never an empty one.
+    let (_, deploy) = api.rest(Method::GET, "microseg/deploy-policy", None).await;
+    assert!(deploy["providers"].as_array().unwrap().contains(&json!("AZURE")));
+    let (status, _) =
+        api.rest(Method::POST, "microseg/deploy-policy", Some(json!({"providers": [], "set_defaults": false}))).await;
+    assert_eq!(status, 400);
+    let (status, _) = api
+        .rest(Method::POST, "microseg/deploy-policy", Some(json!({"providers": ["AWS"], "set_defaults": false})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(api.rest(Method::GET, "microseg/deploy-policy", None).await.1["providers"], json!(["AWS"]));
 }
 
 #[tokio::test]

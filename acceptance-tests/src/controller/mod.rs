@@ -159,6 +159,9 @@ pub struct ControllerState {
     /// The V1 controller-wide policy list (non-system entries).
     pub policy_list: Vec<Value>,
     pub default_action: Value,
+    /// Which clouds DCF policies are deployed to (reference §3.1).
+    #[serde(default = "default_deploy_policy")]
+    pub deploy_policy: Value,
     /// k8s clusters by controller ID.
     pub clusters: BTreeMap<String, Value>,
     /// Counter for the lab's public IPs (documentation range 203.0.113.0/24).
@@ -367,6 +370,7 @@ impl Controller {
         }
         out.push(Object::new("controller", "policy_list", "v1", json!({ "policies": state.policy_list })));
         out.push(Object::new("controller", "default_action_policy", "default", state.default_action.clone()));
+        out.push(Object::new("controller", "deploy_policy", "default", state.deploy_policy.clone()));
         for (id, cluster) in &state.clusters {
             out.push(Object::new("controller", "k8s_cluster", id, rest::redacted(cluster)));
         }
@@ -439,8 +443,17 @@ fn baseline(config: &ControllerConfig) -> ControllerState {
         json!({"uuid": ALL_WEB, "name": "All-Web", "selector": {"any": [{"all": {"snifilter": "*"}}]}, "system_resource": true}),
     );
     state.default_action = json!({"action": "PERMIT", "logging": false, "log_profile": ""});
+    state.deploy_policy = default_deploy_policy();
     state
 }
+
+/// DCF's deployment policy on a fresh controller: the default providers (reference §3.1).
+pub fn default_deploy_policy() -> Value {
+    json!({"providers": DEPLOY_PROVIDERS, "set_defaults": true})
+}
+
+/// The providers DCF deploys to by default.
+pub const DEPLOY_PROVIDERS: [&str; 6] = ["GCP", "AWS", "AWS-GOV", "AZURE-GOV", "AZURE", "AVX-TEST"];
 
 /// A random alphanumeric token.
 pub fn random_token(len: usize) -> String {

@@ -42,6 +42,7 @@ pub(super) fn routes(controller: &Arc<Controller>) -> Router<Arc<Controller>> {
         .route("/v2.5/api/microseg/policy-list", get(get_policy_list).put(put_policy_list).delete(delete_policy_list))
         .route("/v2.5/api/microseg/default-action-policy", get(get_default_action).put(put_default_action))
         .route("/v2.5/api/dcf/log-profile", get(log_profile))
+        .route("/v2.5/api/microseg/deploy-policy", get(get_deploy_policy).post(set_deploy_policy))
         .route("/v2.5/api/k8s/clusters", get(list_clusters).post(create_cluster))
         .route("/v2.5/api/k8s/clusters/{id}", get(get_cluster).put(put_cluster).delete(delete_cluster))
         .route_layer(axum::middleware::from_fn_with_state(controller.clone(), guard))
@@ -468,6 +469,36 @@ async fn put_default_action(State(c): State<Arc<Controller>>, body: Bytes) -> Re
         return Err(bad_request(format!("log_profile {log_profile} does not exist")));
     }
     c.mutate(|s| s.default_action = json!({ "action": action, "logging": logging, "log_profile": log_profile }));
+    ok(json!({}))
+}
+
+async fn get_deploy_policy(State(c): State<Arc<Controller>>) -> Reply {
+    ok(c.read(|s| s.deploy_policy.clone()))
+}
+
+/// `POST microseg/deploy-policy` `{"providers":[…],"set_defaults":bool}`: the list may not be empty.
+async fn set_deploy_policy(State(c): State<Arc<Controller>>, body: Bytes) -> Reply {
+    let map = parse_object(&body)?;
+    let set_defaults = map.get("set_defaults").and_then(Value::as_bool).unwrap_or(false);
+    let policy = if set_defaults {
+        super::default_deploy_policy()
+    } else {
+        let providers = map.get("providers").and_then(Value::as_array).cloned().unwrap_or_default();
+        if providers.is_empty() {
+            return Err(bad_request("providers may not be empty; give at least one, or set_defaults"));
+        }
+        for provider in &providers {
+            let name = provider.as_str().unwrap_or("");
+            if !super::DEPLOY_PROVIDERS.contains(&name) {
+                return Err(bad_request(format!(
+                    "provider {provider} is unknown; use {}",
+                    super::DEPLOY_PROVIDERS.join(", ")
+                )));
+            }
+        }
+        json!({"providers": providers, "set_defaults": false})
+    };
+    c.mutate(|s| s.deploy_policy = policy);
     ok(json!({}))
 }
 
