@@ -405,3 +405,109 @@ async fn create_aws_gateway(lab: &Lab, api: &ControllerApi, name: &str) -> Value
     assert_eq!(reply["gw_name"], name, "extra output keys ride at top level");
     reply
 }
+
+#[tokio::test]
+async fn the_remaining_envelopes_gateway_info_v1_policy_list_log_profiles_and_updates() {
+    let lab = Lab::up(&["--task-ms", "100"]);
+    let api = ControllerApi::login(&lab).await;
+
+    // Without async=true the action answers with its outcome directly.
+    let created = api
+        .action(
+            "create_multicloud_primary_gateway",
+            &[
+                ("cloud_type", "1"),
+                ("account_name", &lab.var("LAB_AWS_ACCOUNT_NAME")),
+                ("gw_name", "info-gw"),
+                ("gw_size", "t3.small"),
+                ("vpc_id", &lab.var("LAB_AWS_VPC_ID")),
+                ("vpc_region", &lab.var("AWS_REGION")),
+                ("gw_subnet", &lab.var("LAB_AWS_GATEWAY_SUBNET_CIDR")),
+            ],
+        )
+        .await;
+    assert_eq!(created["results"], "Successfully created Gateway info-gw.", "{created}");
+    let info = api.action("get_gateway_info", &[("gateway_name", "info-gw")]).await;
+    assert_eq!(info["return"], true);
+    assert_eq!(info["results"]["vpc_name"], "info-gw");
+    assert_eq!(info["results"]["enable_nat"], "no", "SNAT was not asked for");
+    let summary = api.action("list_vpcs_summary", &[]).await;
+    assert_eq!(summary["results"].as_array().unwrap().len(), 1);
+    assert_eq!(summary["results"][0]["single_az_ha"], "yes", "10.1 enables Single-AZ HA unless told otherwise");
+    let missing = api.action("get_gateway_info", &[("gateway_name", "nope")]).await;
+    assert!(missing["reason"].as_str().unwrap().contains("does not exist"));
+    let bad_subnet = api
+        .action(
+            "create_multicloud_primary_gateway",
+            &[
+                ("cloud_type", "1"),
+                ("account_name", "lab-aws"),
+                ("gw_name", "wrong-subnet"),
+                ("gw_size", "t3.small"),
+                ("vpc_id", &lab.var("LAB_AWS_VPC_ID")),
+                ("vpc_region", &lab.var("AWS_REGION")),
+                ("gw_subnet", "10.10.77.0/24"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_subnet["return"], false);
+    assert!(bad_subnet["reason"].as_str().unwrap().contains("no subnet with CIDR"), "{bad_subnet}");
+
+    // Disabling a flag.
+    assert_eq!(
+        api.json_action(json!({"action": "enable_controller_feature", "feature": "microseg"})).await["return"],
+        true
+    );
+    assert_eq!(
+        api.json_action(json!({"action": "disable_controller_feature", "feature": "microseg"})).await["return"],
+        true
+    );
+    let flag = api.json_action(json!({"action": "get_controller_feature", "feature": "microseg"})).await;
+    assert_eq!(flag["results"]["enabled"], false);
+
+    // The V1 list: PUT replaces it, GET includes the system entry, DELETE clears ours.
+    let anywhere = "def000ad-0000-0000-0000-000000000000";
+    let rule = json!({"name": "allow-all", "action": "PERMIT", "priority": 10, "protocol": "PROTOCOL_UNSPECIFIED", "src_ads": [anywhere], "dst_ads": [anywhere], "logging": false});
+    assert_eq!(api.rest(Method::PUT, "microseg/policy-list", Some(json!({"policies": [rule]}))).await.0, 200);
+    let (_, list) = api.rest(Method::GET, "microseg/policy-list", None).await;
+    let policies = list["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 2);
+    assert!(policies.iter().any(|p| p["system_resource"] == true));
+    assert!(policies.iter().any(|p| p["name"] == "allow-all" && p["uuid"].is_string()));
+    assert_eq!(api.rest(Method::DELETE, "microseg/policy-list", None).await.0, 200);
+    assert_eq!(api.rest(Method::GET, "microseg/policy-list", None).await.1["policies"].as_array().unwrap().len(), 1);
+
+    let (status, profile) = api.rest(Method::GET, "dcf/log-profile?profile_name=start/end", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(profile["profile_id"], "def000ad-7000-0000-0000-000000000003");
+    assert_eq!((profile["session_start"].clone(), profile["session_end"].clone()), (json!(true), json!(true)));
+
+    // Updates: an app-domain PUT, a ruleset list, a cluster PUT and list.
+    let (_, created) = api
+        .rest(
+            Method::POST,
+            "app-domains",
+            Some(json!({"name": "nodes", "selector": {"any": [{"all": {"cidr": "10.10.1.0/24"}}]}})),
+        )
+        .await;
+    let uuid = created["uuid"].as_str().unwrap().to_string();
+    let renamed = json!({"name": "nodes-ab", "selector": {"any": [{"all": {"cidr": "10.10.1.0/24"}}, {"all": {"cidr": "10.10.2.0/24"}}]}});
+    assert_eq!(api.rest(Method::PUT, &format!("app-domains/{uuid}"), Some(renamed)).await.0, 200);
+    let (_, read) = api.rest(Method::GET, &format!("app-domains/{uuid}"), None).await;
+    assert_eq!(read["name"], "nodes-ab");
+    assert_eq!(read["selector"]["any"].as_array().unwrap().len(), 2, "the selector round-trips as sent");
+    let (status, lists) = api.rest(Method::GET, "microseg/policy-list3", None).await;
+    assert_eq!((status, lists["policy_lists"].as_array().map(Vec::len)), (200, Some(0)));
+    assert_eq!(api.json_action(json!({"action": "enable_controller_feature", "feature": "k8s"})).await["return"], true);
+    let cluster = json!({"cluster_id": "self-managed-1", "credential": {"use_csp_credentials": true},
+                         "resource": {"name": "c1", "network_mode": "FLAT", "platform": "kubeadm"}});
+    let (_, made) = api.rest(Method::POST, "k8s/clusters", Some(cluster.clone())).await;
+    let id = made["id"].as_str().unwrap().to_string();
+    let mut changed = cluster.clone();
+    changed["resource"]["network_mode"] = json!("OVERLAY");
+    assert_eq!(api.rest(Method::PUT, &format!("k8s/clusters/{id}"), Some(changed.clone())).await.0, 200);
+    changed["resource"]["network_mode"] = json!("MESH");
+    assert_eq!(api.rest(Method::PUT, &format!("k8s/clusters/{id}"), Some(changed)).await.0, 400);
+    let (_, all) = api.rest(Method::GET, "k8s/clusters", None).await;
+    assert_eq!(all["clusters"][0]["resource"]["network_mode"], "OVERLAY");
+}
