@@ -36,6 +36,22 @@ async fn ec2_through_the_proxy_with_the_provider_variables() {
     assert!(default.gateway_id().unwrap().starts_with("igw-"));
     assert_eq!(table.associations().len(), 2);
 
+    // The query API also comes as a GET with the parameters in the query string.
+    let raw = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/?Action=DescribeVpcs&Version=2016-11-15", lab.var("AWS_ENDPOINT_URL_EC2")))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=lab/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    assert!(raw.text().await.unwrap().contains(&vpc_id));
+
     // A gateway in the VPC is an instance with an ENI and a private IP in the gateway subnet.
     let api = ControllerApi::login(&lab).await;
     let created = api

@@ -305,7 +305,7 @@ async fn long_running_operations_and_azure_faults() {
     let route = json!({"properties": {"addressPrefix": "10.50.0.0/16", "nextHopType": "None"}});
 
     // slow-task: writes become long-running operations that finish after the delay.
-    lab.fault("azure", "slow-task", "1", "600");
+    lab.fault("azure", "slow-task", "1", "2000");
     let put = arm.call(Method::PUT, &format!("routeTables/{table}/routes/slow"), Some(route.clone())).await;
     assert_eq!(put.status(), 201);
     let operation = put.headers()["azure-asyncoperation"].to_str().unwrap().to_string();
@@ -317,14 +317,14 @@ async fn long_running_operations_and_azure_faults() {
     let (status, error) =
         arm_error(arm.call(Method::PUT, &format!("routeTables/{table}/routes/slow"), Some(route.clone())).await).await;
     assert_eq!((status.as_u16(), error.code.as_str()), (409, "AnotherOperationInProgress"));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let done: Value = arm.send(Method::GET, &operation, None).await.json().await.unwrap();
     assert_eq!(done["status"], "Succeeded");
     let delete = arm.call(Method::DELETE, &format!("routeTables/{table}/routes/slow"), None).await;
     assert_eq!(delete.status(), 202);
     let location = delete.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(arm.send(Method::GET, &location, None).await.status(), 202);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(arm.send(Method::GET, &location, None).await.status(), 204);
     assert_eq!(arm.call(Method::GET, &format!("routeTables/{table}/routes/slow"), None).await.status(), 404);
     lab.fault("azure", "slow-task", "0", "0");

@@ -373,7 +373,7 @@ async fn controller_faults_are_seen_by_a_client() {
     assert_eq!(done["return"], true, "{done}");
     assert_eq!(done["results"], "Successfully created Gateway slow-gw.");
     assert!(
-        pending >= 5 && started.elapsed() >= Duration::from_millis(1500),
+        pending >= 2 && started.elapsed() >= Duration::from_millis(1500),
         "{pending} polls in {:?}",
         started.elapsed()
     );

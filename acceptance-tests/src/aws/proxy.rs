@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 
@@ -29,7 +29,7 @@ fn region_of(headers: &HeaderMap) -> Option<String> {
     credential.split(['/', ',']).nth(2).map(str::to_string)
 }
 
-async fn entry(State(aws): State<Arc<Aws>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn entry(State(aws): State<Arc<Aws>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     aws.faults.maybe_slow().await;
     if aws.faults.fires(FaultKind::ServerError).is_some() {
         return ec2_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "An internal error has occurred");
@@ -43,7 +43,11 @@ async fn entry(State(aws): State<Arc<Aws>>, headers: HeaderMap, body: Bytes) -> 
         return response;
     }
     let region = region_of(&headers).unwrap_or_else(|| aws.ec2.region.clone());
-    let text = String::from_utf8_lossy(&body).to_string();
+    // The query API takes its parameters in a form body (POST) or in the query string (GET).
+    let text = match (body.is_empty(), uri.query()) {
+        (true, Some(query)) => query.to_string(),
+        _ => String::from_utf8_lossy(&body).to_string(),
+    };
     let params: Vec<(String, String)> = serde_urlencoded::from_str(&text).unwrap_or_default();
     let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     if let Some(action @ ("CreateRoute" | "ReplaceRoute" | "DeleteRoute")) = get("Action") {
