@@ -242,6 +242,9 @@ pub async fn start_emulators(
     let tls = ca.server_config("aviatrix-controller", &[b"h2", b"http/1.1"])?;
     tokio::spawn(crate::http::serve(listener, Some(tls), controller.router(), shutdown.clone()));
     list.insert(0, controller.clone() as Arc<dyn Emulator>);
+    // Once the lab runs a Kubernetes API: start it above, push it on `list`, and hand the controller its
+    // address, CA and a token with `controller.start_reconciler(KubeAccess { .. })`, so FirewallPolicy
+    // objects get reconciled and their status written.
 
     Ok(Emulators { list, controller, children, keep, ports })
 }

@@ -7,6 +7,7 @@
 //! real controller launches it through the cloud's API.
 
 mod actions;
+pub mod reconcile;
 mod rest;
 pub mod selector;
 
@@ -242,6 +243,12 @@ impl Controller {
 
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new().route("/v2/api", axum::routing::any(v2_entry)).merge(rest::routes(self)).with_state(self.clone())
+    }
+
+    /// Starts reconciling FirewallPolicy objects of the onboarded cluster through `access` (the lab's
+    /// Kubernetes API), as the real controller does with the credentials it was given at onboarding.
+    pub fn start_reconciler(self: &Arc<Self>, access: reconcile::KubeAccess) {
+        tokio::spawn(reconcile::run(self.clone(), access));
     }
 
     /// A controller reboot: sessions end, and the flags field reports name go back to off.
