@@ -343,7 +343,6 @@ impl Emulator for Aws {
             ("AWS_REGION".into(), self.ec2.region.clone()),
             ("AWS_ACCESS_KEY_ID".into(), "lab-access-key".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "lab-secret-key".into()),
-            ("NO_PROXY".into(), "127.0.0.1,localhost".into()),
             ("LAB_AWS_VPC_ID".into(), self.baseline.vpc_id.clone()),
             ("LAB_AWS_GATEWAY_SUBNET_CIDR".into(), self.baseline.gateway_subnet_cidr.clone()),
             ("LAB_AWS_NODE_ROUTE_TABLE_IDS".into(), self.baseline.node_route_table_ids.join(",")),
