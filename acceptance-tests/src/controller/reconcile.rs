@@ -337,10 +337,18 @@ impl Controller {
 
 /// Polls the cluster every second while the `k8s` and `k8s_dcf_policies` flags are on and a cluster is
 /// onboarded, reconciling FirewallPolicies whose generation changed and writing their status.
+fn cluster_client(access: &KubeAccess) -> reqwest::Result<reqwest::Client> {
+    let ca = reqwest::Certificate::from_pem(&access.ca_pem)?;
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+}
+
 pub async fn run(controller: Arc<Controller>, access: KubeAccess) {
-    let client = match reqwest::Certificate::from_pem(&access.ca_pem).and_then(|ca| {
-        reqwest::Client::builder().add_root_certificate(ca).no_proxy().timeout(Duration::from_secs(10)).build()
-    }) {
+    let client = match cluster_client(&access) {
         Ok(client) => client,
         Err(e) => {
             crate::http::log(
@@ -523,6 +531,87 @@ mod tests {
         c.forget_firewall_policies("arn:c", &BTreeSet::new());
         assert_eq!(count(), 0);
         assert!(c.read(|s| s.rulesets.is_empty()));
+    }
+
+    /// A stand-in API server for FirewallPolicies: serves a list and records what is written to it.
+    async fn fake_cluster(
+        dir: &std::path::Path,
+        items: Arc<std::sync::Mutex<Value>>,
+        writes: Arc<std::sync::Mutex<Vec<(String, String, Value)>>>,
+    ) -> KubeAccess {
+        use axum::extract::{OriginalUri, State};
+        use axum::http::HeaderMap;
+        use axum::response::IntoResponse;
+        type Shared = (Arc<std::sync::Mutex<Value>>, Arc<std::sync::Mutex<Vec<(String, String, Value)>>>);
+        async fn list(State((items, _)): State<Shared>, headers: HeaderMap) -> axum::response::Response {
+            if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer t") {
+                return axum::http::StatusCode::UNAUTHORIZED.into_response();
+            }
+            axum::Json(json!({"kind": "FirewallPolicyList", "items": items.lock().unwrap().clone()})).into_response()
+        }
+        async fn status(
+            State((_, writes)): State<Shared>,
+            OriginalUri(uri): OriginalUri,
+            headers: HeaderMap,
+            body: axum::body::Bytes,
+        ) -> axum::Json<Value> {
+            let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            writes.lock().unwrap().push((uri.path().to_string(), content_type, serde_json::from_slice(&body).unwrap()));
+            axum::Json(json!({}))
+        }
+        let app = axum::Router::new()
+            .route("/apis/networking.aviatrix.com/v1alpha1/firewallpolicies", axum::routing::get(list))
+            .route(
+                "/apis/networking.aviatrix.com/v1alpha1/namespaces/{ns}/firewallpolicies/{name}/status",
+                axum::routing::patch(status),
+            )
+            .with_state((items, writes));
+        let ca = crate::tls::LabCa::load_or_create(dir).unwrap();
+        let tls = ca.server_config("kube", &[b"http/1.1"]).unwrap();
+        let listener = crate::http::bind_loopback().await.unwrap();
+        let server = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (keep_open, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            crate::http::serve(listener, Some(tls), app, shutdown).await;
+            drop(keep_open);
+        });
+        KubeAccess { server, ca_pem: ca.cert_pem().as_bytes().to_vec(), token: "t".into() }
+    }
+
+    #[tokio::test]
+    async fn the_loop_reconciles_changed_policies_through_the_status_subresource() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        c.mutate(|s| {
+            s.features.insert("k8s".into(), true);
+            s.features.insert("k8s_dcf_policies".into(), true);
+            s.clusters.insert("id1".into(), json!({"id": "id1", "cluster_id": "arn:c"}));
+        });
+        let fresh =
+            json!({"metadata": {"namespace": "obot-mcp", "name": "fresh", "generation": 2}, "spec": obot_policy()});
+        let done = json!({"metadata": {"namespace": "obot-mcp", "name": "done", "generation": 1},
+                          "spec": obot_policy(), "status": {"lastReconciledGeneration": 1}});
+        let items = Arc::new(std::sync::Mutex::new(json!([fresh, done])));
+        let writes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let access = fake_cluster(dir.path(), items.clone(), writes.clone()).await;
+        let client = cluster_client(&access).unwrap();
+
+        reconcile_once(&c, &client, &access, "arn:c").await.unwrap();
+        let written = writes.lock().unwrap().clone();
+        assert_eq!(written.len(), 1, "only the policy whose generation changed: {written:?}");
+        let (path, content_type, body) = &written[0];
+        assert_eq!(path, "/apis/networking.aviatrix.com/v1alpha1/namespaces/obot-mcp/firewallpolicies/fresh/status");
+        assert_eq!(content_type, "application/merge-patch+json");
+        assert_eq!(body["status"]["lastReconciledGeneration"], 2);
+        let ruleset = body["status"]["ruleset"].as_str().unwrap().to_string();
+        assert!(c.read(|s| s.rulesets.contains_key(&ruleset)));
+
+        // The policy is deleted in the cluster: the controller forgets what it made for it.
+        *items.lock().unwrap() = json!([]);
+        reconcile_once(&c, &client, &access, "arn:c").await.unwrap();
+        assert!(c.read(|s| s.rulesets.is_empty()));
+        let wrong = KubeAccess { token: "wrong".into(), ..access.clone() };
+        assert!(reconcile_once(&c, &client, &wrong, "arn:c").await.unwrap_err().contains("401"));
     }
 
     #[test]
