@@ -65,6 +65,9 @@ async fn login_gives_a_top_level_cid_and_bad_sessions_get_the_real_answers() {
         .any(|d| d["uuid"] == "def000ad-0000-0000-0000-000000000000"));
     let unknown = api.action("no_such_action", &[]).await;
     assert_eq!(unknown["return"], false);
+    let (status, body) = api.rest(Method::GET, "no-such-api", None).await;
+    assert_eq!(status, 404);
+    assert!(body["message"].is_string(), "{body}");
 }
 
 #[tokio::test]

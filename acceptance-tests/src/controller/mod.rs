@@ -242,7 +242,11 @@ impl Controller {
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new().route("/v2/api", axum::routing::any(v2_entry)).merge(rest::routes(self)).with_state(self.clone())
+        Router::new()
+            .route("/v2/api", axum::routing::any(v2_entry))
+            .merge(rest::routes(self))
+            .fallback(not_found)
+            .with_state(self.clone())
     }
 
     /// Starts reconciling FirewallPolicy objects of the onboarded cluster through `access` (the lab's
@@ -476,6 +480,15 @@ fn bad_gateway() -> Response {
         "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
     )
         .into_response()
+}
+
+/// Unknown paths: v2.5 errors carry `{"message": …}`.
+async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/v2.5/") {
+        (StatusCode::NOT_FOUND, axum::Json(json!({ "message": format!("{} not found", uri.path()) }))).into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 /// The request parameters of a `/v2/api` call: query string and form or JSON body merged.
