@@ -12,5 +12,6 @@ pub mod emulator;
 pub mod fault;
 pub mod http;
 pub mod inventory;
+pub mod kube;
 pub mod store;
 pub mod tls;
