@@ -10,12 +10,19 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${MCP_EGRESS_CACHE:-$here/../.cache}"
 venv="$cache/moto-venv"
 
-if [ -x "$venv/bin/moto_server" ] && [ "$(cat "$venv/.moto-version" 2>/dev/null)" = "$MOTO_VERSION" ]; then
-    exit 0
-fi
+installed() {
+    [ -x "$venv/bin/moto_server" ] && [ "$(cat "$venv/.moto-version" 2>/dev/null)" = "$MOTO_VERSION" ]
+}
+installed && exit 0
+
+# Several labs may start at once on a fresh checkout: one installs, the others wait for it.
+mkdir -p "$cache"
+exec 9>"$cache/.moto-install.lock"
+flock 9
+installed && exit 0
 
 echo "mcp-egress-lab: installing moto[server]==$MOTO_VERSION from PyPI into $venv (first use only)" >&2
-mkdir -p "$cache"
+rm -rf "$venv"
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 echo "$MOTO_VERSION" > "$venv/.moto-version"
