@@ -242,9 +242,15 @@ pub async fn start_emulators(
     let tls = ca.server_config("aviatrix-controller", &[b"h2", b"http/1.1"])?;
     tokio::spawn(crate::http::serve(listener, Some(tls), controller.router(), shutdown.clone()));
     list.insert(0, controller.clone() as Arc<dyn Emulator>);
-    // Once the lab runs a Kubernetes API: start it above, push it on `list`, and hand the controller its
-    // address, CA and a token with `controller.start_reconciler(KubeAccess { .. })`, so FirewallPolicy
-    // objects get reconciled and their status written.
+    // Kubernetes API (TLS, bearer token, state in DIR/kube). The controller reconciles FirewallPolicy objects
+    // through it, as the real controller does with the credentials it was given at onboarding.
+    let kube = crate::kube::start(&lab.dir, ca).await?;
+    controller.start_reconciler(crate::controller::reconcile::KubeAccess {
+        server: kube.url(),
+        ca_pem: ca.cert_pem().as_bytes().to_vec(),
+        token: kube.token().to_string(),
+    });
+    list.push(Arc::new(crate::kube::emulator::KubeEmulator::new(kube)));
 
     Ok(Emulators { list, controller, children, keep, ports })
 }

@@ -54,7 +54,7 @@ enum Command {
     Fault {
         #[arg(long)]
         dir: PathBuf,
-        /// controller, azure or aws.
+        /// controller, azure, aws or kubernetes.
         #[arg(long)]
         target: String,
         #[arg(long, value_enum)]
@@ -70,6 +70,14 @@ enum Command {
     RebootController {
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// Make a pod of the lab's Kubernetes fail: its containers restart and it gets a new IP from its node's
+    /// pod CIDR, as after a sandbox restart. Prints the new IP.
+    PodFail {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The pod, as NAMESPACE/NAME.
+        pod: String,
     },
     /// Run the lab in the foreground (what `up` starts detached).
     #[command(hide = true)]
@@ -113,6 +121,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::RebootController { dir } => {
             admin(&dir, reqwest::Method::POST, "/reboot-controller", None).await?;
             println!("controller rebooted: sessions ended; k8s, k8s_dcf_policies, dcf_multi_policies, k8s_discovery and log_enrichment are off");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::PodFail { dir, pod } => {
+            let (namespace, name) =
+                pod.split_once('/').with_context(|| format!("pod {pod:?}: give it as NAMESPACE/NAME"))?;
+            let ip = mcp_egress_lab::kube::fail_pod_in(&dir, namespace, name).await?;
+            println!("pod {namespace}/{name} restarted with IP {ip}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { dir } => {

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod controllers;
 pub mod defaults;
 pub mod discovery;
+pub mod emulator;
 pub mod errors;
 pub mod fault;
 pub mod handlers;
@@ -47,6 +48,8 @@ pub struct KubeHandle {
     store: Arc<Store>,
     tasks: Vec<JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
+    lab_faults: Arc<crate::fault::Faults>,
+    token: String,
 }
 
 impl KubeHandle {
@@ -77,6 +80,21 @@ impl KubeHandle {
     /// Restarts a pod's sandbox: its containers restart and it gets a new IP. Returns the new IP.
     pub fn fail_pod(&self, namespace: &str, name: &str) -> anyhow::Result<String> {
         controllers::fail_pod(&mut self.store.lock(), namespace, name).map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// The lab-wide fault switchboard this API consults (server-error, slow, conflict, throttle).
+    pub fn lab_faults(&self) -> &crate::fault::Faults {
+        &self.lab_faults
+    }
+
+    /// The bearer token, for in-process clients such as the controller emulator's reconciler. Never log it.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The lab directory this API keeps its state in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Stops serving and saves the state.
@@ -167,15 +185,27 @@ pub async fn start(dir: &Path, ca: &LabCa) -> anyhow::Result<KubeHandle> {
     write_private(&dir.join("kubeconfig"), &kubeconfig(&url, ca.cert_pem(), &token))?;
 
     let tls = tokio_rustls::TlsAcceptor::from(ca.server_config("mcp-egress-lab kubernetes", &[b"h2", b"http/1.1"])?);
-    let app =
-        Arc::new(App { store: store.clone(), token, address: addr.to_string(), faults: fault::FaultSwitch::new(dir) });
+    use crate::fault::FaultKind;
+    let lab_faults = Arc::new(crate::fault::Faults::new(&[
+        FaultKind::ServerError,
+        FaultKind::Slow,
+        FaultKind::Conflict,
+        FaultKind::Throttle,
+    ]));
+    let app = Arc::new(App {
+        store: store.clone(),
+        token: token.clone(),
+        address: addr.to_string(),
+        faults: fault::FaultSwitch::new(dir),
+        lab_faults: lab_faults.clone(),
+    });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut tasks = vec![];
     tasks.push(tokio::spawn(accept_loop(listener, tls, app, stopped)));
     tasks.push(tokio::spawn(controllers::run(store.clone())));
     tasks.push(tokio::spawn(persist(store.clone())));
-    Ok(KubeHandle { addr, dir: dir.to_path_buf(), store, tasks, stop })
+    Ok(KubeHandle { addr, dir: dir.to_path_buf(), store, tasks, stop, lab_faults, token })
 }
 
 /// Accepts connections until stopped; open connections (and their watches) close on stop too.

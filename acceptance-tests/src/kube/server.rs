@@ -27,6 +27,8 @@ pub struct App {
     pub token: String,
     pub address: String,
     pub faults: FaultSwitch,
+    /// The lab-wide switchboard (`mcp-egress-lab fault --target kubernetes`), rate-based.
+    pub lab_faults: Arc<crate::fault::Faults>,
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
@@ -83,6 +85,9 @@ pub async fn serve(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bod
         && segs.len() > 2 + usize::from(segs[0] == "apis");
     if is_resource {
         let write = req.method() != hyper::Method::GET;
+        if let Some(e) = lab_fault(&app.lab_faults).await {
+            return Ok(error_response(&e));
+        }
         match app.faults.take(write) {
             Some(FaultMode::Error { code }) => return Ok(error_response(&ApiError::injected(code, "injected fault: the lab's Kubernetes API is failing on purpose"))),
             Some(FaultMode::Conflict) => {
@@ -98,6 +103,22 @@ pub async fn serve(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bod
         Ok(r) => r,
         Err(e) => error_response(&e),
     })
+}
+
+/// The lab switchboard's faults, as a Kubernetes API shows them: 500, 409, 429 with Retry-After, or a delay.
+async fn lab_fault(faults: &crate::fault::Faults) -> Option<ApiError> {
+    use crate::fault::FaultKind;
+    faults.maybe_slow().await;
+    if faults.fires(FaultKind::ServerError).is_some() {
+        return Some(ApiError::injected(500, "injected fault: the lab's Kubernetes API is failing on purpose"));
+    }
+    if faults.fires(FaultKind::Conflict).is_some() {
+        return Some(ApiError::conflict_message("", "", "", "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)".into(), vec![]));
+    }
+    if let Some(setting) = faults.fires(FaultKind::Throttle) {
+        return Some(ApiError::too_many_requests(setting.delay_ms.div_ceil(1000).max(1) as u32));
+    }
+    None
 }
 
 fn percent_decode(s: &str) -> String {

@@ -619,6 +619,11 @@ impl Store {
         Ok(())
     }
 
+    /// A copy of every stored object.
+    pub fn objects(&self) -> Vec<Value> {
+        self.lock().all().map(|(_, v)| v.clone()).collect()
+    }
+
     /// Every object by kind and namespace, seeded ones marked `baseline`.
     pub fn inventory(&self) -> Value {
         let st = self.lock();
