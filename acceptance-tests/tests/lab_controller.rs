@@ -72,10 +72,10 @@ async fn login_gives_a_top_level_cid_and_bad_sessions_get_the_real_answers() {
 
 #[tokio::test]
 async fn a_cid_expires_after_its_configured_lifetime() {
-    let lab = Lab::up(&["--cid-lifetime-secs", "1"]);
+    let lab = Lab::up(&["--cid-lifetime-secs", "3"]);
     let api = ControllerApi::login(&lab).await;
     assert_eq!(api.action("list_accounts", &[]).await["return"], true);
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(3300)).await;
     let reply = api.action("list_accounts", &[]).await;
     assert_eq!(reply["return"], false);
     assert!(reply["reason"].as_str().unwrap().contains("CID is invalid"));
