@@ -88,15 +88,15 @@ impl Arm {
     async fn connect(lab: &Lab) -> Arm {
         let http = lab.client();
         let token =
-            request_token(lab, &http, &lab.var("AZURE_CLIENT_SECRET"), "https://management.azure.com/.default").await;
+            request_token(lab, &http, &lab.var("ARM_CLIENT_SECRET"), "https://management.azure.com/.default").await;
         assert_eq!(token.status(), 200);
         let token: Token = token.json().await.unwrap();
         assert_eq!(token.token_type, "Bearer");
         assert!(token.expires_in > 3000);
         Arm {
             http,
-            endpoint: lab.var("AZURE_RESOURCE_MANAGER_URL"),
-            subscription: lab.var("AZURE_SUBSCRIPTION_ID"),
+            endpoint: lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"),
+            subscription: lab.var("ARM_SUBSCRIPTION_ID"),
             group: lab.var("LAB_AZURE_RESOURCE_GROUP"),
             token: token.access_token,
         }
@@ -123,12 +123,12 @@ impl Arm {
 }
 
 async fn request_token(lab: &Lab, http: &reqwest::Client, secret: &str, scope: &str) -> reqwest::Response {
-    http.post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("AZURE_TENANT_ID")))
+    http.post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("ARM_TENANT_ID")))
         .header("accept", "application/json")
         .form(&[
             ("grant_type", "client_credentials"),
             ("scope", scope),
-            ("client_id", &lab.var("AZURE_CLIENT_ID")),
+            ("client_id", &lab.var("ARM_CLIENT_ID")),
             ("client_secret", secret),
         ])
         .send()
@@ -154,8 +154,8 @@ async fn tokens_bearer_checks_and_api_versions() {
     assert_eq!(wrong.status(), 401);
     assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_client");
     // The scope azure_mgmt_network derives from a custom endpoint is not ARM's (reference §2.3).
-    let scope = format!("{}/.default", lab.var("AZURE_RESOURCE_MANAGER_URL"));
-    let bad_scope = request_token(&lab, &http, &lab.var("AZURE_CLIENT_SECRET"), &scope).await;
+    let scope = format!("{}/.default", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
+    let bad_scope = request_token(&lab, &http, &lab.var("ARM_CLIENT_SECRET"), &scope).await;
     assert_eq!(bad_scope.status(), 400);
 
     let arm = Arm::connect(&lab).await;

@@ -74,12 +74,12 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
     let table_id = lab.var("LAB_AZURE_NODE_ROUTE_TABLE_IDS");
     let http = lab.client();
     let token: Value = http
-        .post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("AZURE_TENANT_ID")))
+        .post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("ARM_TENANT_ID")))
         .form(&[
             ("grant_type", "client_credentials"),
             ("scope", "https://management.azure.com/.default"),
-            ("client_id", &lab.var("AZURE_CLIENT_ID")),
-            ("client_secret", &lab.var("AZURE_CLIENT_SECRET")),
+            ("client_id", &lab.var("ARM_CLIENT_ID")),
+            ("client_secret", &lab.var("ARM_CLIENT_SECRET")),
         ])
         .send()
         .await
@@ -88,7 +88,7 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
         .await
         .unwrap();
     let token = token["access_token"].as_str().unwrap().to_string();
-    let route_url = format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_URL"));
+    let route_url = format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
     let put = http
         .put(&route_url)
         .bearer_auth(&token)
@@ -118,7 +118,7 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
     lab.start(&[]);
     let second_up = restarting.elapsed();
     assert_eq!(
-        lab.var("AZURE_RESOURCE_MANAGER_URL"),
+        lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"),
         format!("https://127.0.0.1:{}", route_url.split(':').nth(2).unwrap().split('/').next().unwrap()),
         "a restarted lab serves where lab.env pointed"
     );

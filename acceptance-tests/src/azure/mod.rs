@@ -485,12 +485,12 @@ impl Emulator for Azure {
         let c = &self.config;
         let display = REGIONS.iter().find(|(n, _)| *n == c.location).map(|(_, d)| *d).unwrap_or(&c.location);
         vec![
-            ("AZURE_RESOURCE_MANAGER_URL".into(), url.clone()),
+            ("AZURE_RESOURCE_MANAGER_ENDPOINT".into(), url.clone()),
             ("AZURE_AUTHORITY_HOST".into(), url),
-            ("AZURE_TENANT_ID".into(), c.tenant_id.clone()),
-            ("AZURE_SUBSCRIPTION_ID".into(), c.subscription_id.clone()),
-            ("AZURE_CLIENT_ID".into(), c.client_id.clone()),
-            ("AZURE_CLIENT_SECRET".into(), c.client_secret.clone()),
+            ("ARM_TENANT_ID".into(), c.tenant_id.clone()),
+            ("ARM_SUBSCRIPTION_ID".into(), c.subscription_id.clone()),
+            ("ARM_CLIENT_ID".into(), c.client_id.clone()),
+            ("ARM_CLIENT_SECRET".into(), c.client_secret.clone()),
             ("AZURE_CA_FILE".into(), self.ca_file.clone()),
             ("LAB_AZURE_RESOURCE_GROUP".into(), c.resource_group.clone()),
             ("LAB_AZURE_VNET_NAME".into(), c.vnet_name.clone()),
