@@ -6,6 +6,9 @@
 //! in `shared/reference/kubernetes-api-for-emulators.md` and Kubernetes semantics, never what a client happens
 //! to send. It must not reach beyond loopback, log the token, or know anything about the product.
 
+// An ApiError is a whole `Status` (message, details, causes) and is made at most once per request.
+#![allow(clippy::result_large_err)]
+
 pub mod apply;
 pub mod controllers;
 pub mod defaults;
@@ -201,10 +204,11 @@ pub async fn start(dir: &Path, ca: &LabCa) -> anyhow::Result<KubeHandle> {
     });
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut tasks = vec![];
-    tasks.push(tokio::spawn(accept_loop(listener, tls, app, stopped)));
-    tasks.push(tokio::spawn(controllers::run(store.clone())));
-    tasks.push(tokio::spawn(persist(store.clone())));
+    let tasks = vec![
+        tokio::spawn(accept_loop(listener, tls, app, stopped)),
+        tokio::spawn(controllers::run(store.clone())),
+        tokio::spawn(persist(store.clone())),
+    ];
     Ok(KubeHandle { addr, dir: dir.to_path_buf(), store, tasks, stop, lab_faults, token })
 }
 

@@ -297,7 +297,7 @@ fn strip_directives(v: &Value) -> Value {
     }
 }
 
-fn reorder(field: &str, list: &mut Vec<Value>, order: &[Value]) {
+fn reorder(field: &str, list: &mut [Value], order: &[Value]) {
     let key = merge_key(field, order);
     let id = |v: &Value| -> Value {
         match key {

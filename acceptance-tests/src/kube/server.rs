@@ -75,7 +75,7 @@ fn version() -> Value {
 /// Serves one request.
 pub async fn serve(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
-    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s)).collect();
+    let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let public =
         matches!(segs.first().map(String::as_str), Some("version") | Some("healthz") | Some("readyz") | Some("livez"));
     if !public && !token_ok(&app, &req) {

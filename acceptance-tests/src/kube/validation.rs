@@ -59,18 +59,18 @@ pub fn validate_metadata(kind: &str, obj: &Value) -> Vec<Cause> {
     }
     if let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) {
         for (k, v) in labels {
-            let field = format!("metadata.labels");
+            let field = "metadata.labels";
             match v.as_str() {
                 Some(s) if !valid_label_value(s) => causes.push(cause(
                     "FieldValueInvalid",
-                    &field,
+                    field,
                     format!("Invalid value: {s:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"),
                 )),
-                None => causes.push(cause("FieldValueInvalid", &field, format!("Invalid value: label {k:?} must be a string"))),
+                None => causes.push(cause("FieldValueInvalid", field, format!("Invalid value: label {k:?} must be a string"))),
                 _ => {}
             }
             if !valid_qualified_name(k) {
-                causes.push(cause("FieldValueInvalid", &field, format!("Invalid value: {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")));
+                causes.push(cause("FieldValueInvalid", field, format!("Invalid value: {k:?}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character")));
             }
         }
     }
