@@ -69,6 +69,16 @@ async fn client_side_apply_then_server_side_apply_create_change_prune() {
         "{managers:?}"
     );
 
+    // kubectl leaves validation to the server, which refuses unknown fields under its Strict validation.
+    let typo =
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: {ns}\ndatta:\n  a: \"1\"\n");
+    let out = c.apply_yaml(&[], &typo).await;
+    assert!(!out.status.success() && stderr(&out).contains("unknown field \"datta\""), "{}", stderr(&out));
+    let out = c.apply_yaml(&["--validate=false"], &typo).await;
+    assert!(out.status.success(), "without validation the field is dropped: {}", stderr(&out));
+    let got = json(&c.kubectl_ok(&["get", "configmap", "typo", "-n", &ns, "-o", "json"]).await);
+    assert!(got.get("datta").is_none(), "{got}");
+
     // -o yaml prints the object.
     let yaml = c.kubectl_ok(&["get", "configmap", "ssa", "-n", &ns, "-o", "yaml"]).await;
     assert!(yaml.contains("kind: ConfigMap") && yaml.contains("x: \"3\""), "{yaml}");

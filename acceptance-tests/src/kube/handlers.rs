@@ -210,6 +210,17 @@ fn check_kind(t: &Target, obj: &mut Value, q: &Query) -> ApiResult<()> {
             return Err(ApiError::invalid(&t.def.group, &t.def.kind, &name, causes));
         }
     }
+    if t.def.builtin {
+        let strict = q.get("fieldValidation") == Some("Strict");
+        let unknown = validation::check_builtin(&t.def.kind, obj, strict);
+        if !unknown.is_empty() {
+            let list = unknown.iter().map(|u| format!("unknown field \"{u}\"")).collect::<Vec<_>>().join(", ");
+            return Err(ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {list}",
+                t.def.kind, t.version, t.def.kind
+            )));
+        }
+    }
     if !t.def.builtin {
         if let Some(schema) = t.def.schema_for(&t.version) {
             let strict = q.get("fieldValidation") == Some("Strict");

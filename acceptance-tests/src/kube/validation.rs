@@ -269,3 +269,113 @@ mod tests {
         assert_eq!(check_custom(&mut missing, &schema, false).0[0].field, "spec.domains");
     }
 }
+
+const OBJECT_META: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// Top-level fields of the built-in kinds (besides apiVersion, kind and metadata).
+fn builtin_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "ConfigMap" => &["data", "binaryData", "immutable"],
+        "Secret" => &["data", "stringData", "type", "immutable"],
+        "ServiceAccount" => &["secrets", "imagePullSecrets", "automountServiceAccountToken"],
+        "Endpoints" => &["subsets"],
+        "Role" => &["rules"],
+        "ClusterRole" => &["rules", "aggregationRule"],
+        "RoleBinding" | "ClusterRoleBinding" => &["subjects", "roleRef"],
+        "Event" => &[
+            "involvedObject",
+            "reason",
+            "message",
+            "source",
+            "firstTimestamp",
+            "lastTimestamp",
+            "count",
+            "type",
+            "eventTime",
+            "series",
+            "action",
+            "related",
+            "reportingComponent",
+            "reportingInstance",
+        ],
+        "Namespace"
+        | "Node"
+        | "Service"
+        | "Pod"
+        | "Deployment"
+        | "ReplicaSet"
+        | "DaemonSet"
+        | "Job"
+        | "CustomResourceDefinition" => &["spec", "status"],
+        _ => return None,
+    })
+}
+
+/// Unknown top-level and `metadata` fields of a built-in object. They are dropped (the default, `Warn` and
+/// `Ignore`), or reported for `fieldValidation=Strict` as `unknown field "x"`. Fields below `spec` are not
+/// checked.
+pub fn check_builtin(kind: &str, obj: &mut Value, strict: bool) -> Vec<String> {
+    let Some(allowed) = builtin_fields(kind) else { return vec![] };
+    let mut unknown = vec![];
+    if let Some(m) = obj.as_object_mut() {
+        for k in m.keys() {
+            if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") && !allowed.contains(&k.as_str()) {
+                unknown.push(k.clone());
+            }
+        }
+        if !strict {
+            m.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata") || allowed.contains(&k.as_str()));
+        }
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in meta.keys() {
+                if !OBJECT_META.contains(&k.as_str()) {
+                    unknown.push(format!("metadata.{k}"));
+                }
+            }
+            if !strict {
+                meta.retain(|k, _| OBJECT_META.contains(&k.as_str()));
+            }
+        }
+    }
+    if strict {
+        unknown
+    } else {
+        vec![]
+    }
+}
+
+#[cfg(test)]
+mod builtin_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builtin_unknown_fields_are_dropped_or_refused() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "lables": {}}, "datta": {}, "data": {"k": "v"}});
+        let mut strict = cm.clone();
+        assert_eq!(
+            check_builtin("ConfigMap", &mut strict, true),
+            vec!["datta".to_string(), "metadata.lables".to_string()]
+        );
+        assert!(check_builtin("ConfigMap", &mut cm, false).is_empty());
+        assert_eq!(cm, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}}));
+        let mut deploy = json!({"kind": "Deployment", "metadata": {"name": "d"}, "spec": {"anything": 1}});
+        assert!(check_builtin("Deployment", &mut deploy, true).is_empty(), "below spec is not checked");
+    }
+}
