@@ -201,6 +201,25 @@ async fn patch_label_and_annotate() {
     assert_eq!(containers[1]["image"], "busybox:1.37");
     assert_eq!(got["metadata"]["generation"], 4, "each spec change bumps generation");
 
+    let moved = c
+        .kubectl(&[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            &ns,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"selector":{"matchLabels":{"app":"other"}}}}"#,
+        ])
+        .await;
+    assert!(
+        stderr(&moved).contains("spec.selector") && stderr(&moved).contains("field is immutable"),
+        "{}",
+        stderr(&moved)
+    );
+
     c.kubectl_ok(&["label", "deployment", "web", "-n", &ns, "team=edge"]).await;
     c.kubectl_ok(&["annotate", "deployment", "web", "-n", &ns, "owner=platform"]).await;
     let got = json(&c.kubectl_ok(&["get", "deployment", "web", "-n", &ns, "-o", "json"]).await);

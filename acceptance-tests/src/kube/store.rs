@@ -360,6 +360,12 @@ impl State {
                 }
             }
         }
+        if writer.subresource.is_empty() && def.builtin {
+            let causes = super::validation::immutable_changes(&def.kind, &old, &obj);
+            if !causes.is_empty() {
+                return Err(ApiError::invalid(&def.group, &def.kind, name, causes));
+            }
+        }
         if def.has_generation() && spec_part(&old, def.status_subresource) != spec_part(&obj, def.status_subresource) {
             let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             obj["metadata"]["generation"] = json!(g + 1);

@@ -379,3 +379,50 @@ mod builtin_tests {
         assert!(check_builtin("Deployment", &mut deploy, true).is_empty(), "below spec is not checked");
     }
 }
+
+/// Fields the API server refuses to change on update: workload selectors, a Job's template, a Secret's type,
+/// and the contents of an `immutable` ConfigMap or Secret.
+pub fn immutable_changes(kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
+    let paths: &[&str] = match kind {
+        "Deployment" | "ReplicaSet" | "DaemonSet" => &["/spec/selector"],
+        "Job" => &["/spec/selector", "/spec/template", "/spec/completions"],
+        "Secret" => &["/type"],
+        _ => &[],
+    };
+    let mut causes = vec![];
+    for p in paths {
+        if old.pointer(p) != new.pointer(p) {
+            let field = p.trim_start_matches('/').replace('/', ".");
+            let value = new.pointer(p).map(|v| v.to_string()).unwrap_or_else(|| "null".into());
+            causes.push(cause("FieldValueInvalid", &field, format!("Invalid value: {value}: field is immutable")));
+        }
+    }
+    if matches!(kind, "ConfigMap" | "Secret") && old.get("immutable").and_then(Value::as_bool) == Some(true) {
+        for f in ["data", "binaryData", "immutable"] {
+            if old.get(f) != new.get(f) {
+                causes.push(cause("FieldValueForbidden", f, "Forbidden: field is immutable when `immutable` is set"));
+            }
+        }
+    }
+    causes
+}
+
+#[cfg(test)]
+mod immutable_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn selectors_job_templates_and_immutable_configmaps() {
+        let d = json!({"spec": {"selector": {"matchLabels": {"app": "a"}}, "replicas": 1}});
+        let mut scaled = d.clone();
+        scaled["spec"]["replicas"] = json!(3);
+        assert!(immutable_changes("Deployment", &d, &scaled).is_empty());
+        let mut moved = d.clone();
+        moved["spec"]["selector"]["matchLabels"]["app"] = json!("b");
+        assert_eq!(immutable_changes("Deployment", &d, &moved)[0].field, "spec.selector");
+        let cm = json!({"immutable": true, "data": {"a": "1"}});
+        assert_eq!(immutable_changes("ConfigMap", &cm, &json!({"immutable": true, "data": {"a": "2"}})).len(), 1);
+        assert!(immutable_changes("ConfigMap", &json!({"data": {"a": "1"}}), &json!({"data": {"a": "2"}})).is_empty());
+    }
+}
