@@ -222,7 +222,10 @@ async fn watcher_sees_create_update_delete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_of_a_deployment_follow_a_pod_failure() {
     let c = Cluster::start().await;
-    let Some(lab) = c.lab() else { return };
+    let Some(lab) = c.lab() else {
+        kube_common::skip_on_real_cluster("pods_of_a_deployment_follow_a_pod_failure");
+        return;
+    };
     let client = client(&c).await;
     let ns = namespace(&client, "pods").await;
     let deploys: Api<DynamicObject> = Api::namespaced_with(

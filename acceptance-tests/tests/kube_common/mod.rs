@@ -158,6 +158,11 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Marks a test that does not apply against a real cluster, for `make test`'s skip count.
+pub fn skip_on_real_cluster(test: &str) {
+    println!("SKIP: {test} checks a lab-only feature; KUBE_TEST_KUBECONFIG points at a real cluster");
+}
+
 /// A namespace name unique to one test run, so tests can share a real cluster.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
