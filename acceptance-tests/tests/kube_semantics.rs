@@ -239,3 +239,27 @@ async fn human_get_watch_prints_table_rows() {
 async fn next_line(lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>) -> String {
     tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_scale_goes_through_the_scale_subresource() {
+    let c = Cluster::start().await;
+    let ns = unique("scale");
+    c.kubectl_ok(&["create", "namespace", &ns]).await;
+    assert!(c.apply_yaml(&[], &deployment(&ns, "web", 1)).await.status.success());
+    c.kubectl_ok(&["rollout", "status", "deployment/web", "-n", &ns, "--timeout=60s"]).await;
+    let out = c.kubectl_ok(&["scale", "deployment/web", "-n", &ns, "--replicas=3"]).await;
+    assert!(out.contains("deployment.apps/web scaled"), "{out}");
+    c.kubectl_ok(&["rollout", "status", "deployment/web", "-n", &ns, "--timeout=60s"]).await;
+    let pods = c.kubectl_ok(&["get", "pods", "-n", &ns, "-l", "app=web", "-o", "name"]).await;
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+    let d = parse(&c.kubectl_ok(&["get", "deployment", "web", "-n", &ns, "-o", "json", "--show-managed-fields"]).await);
+    assert_eq!(d["spec"]["replicas"], 3);
+    assert!(
+        d["metadata"]["managedFields"].as_array().unwrap().iter().any(|m| m["subresource"] == "scale"),
+        "the scale write is recorded for the subresource: {}",
+        d["metadata"]["managedFields"]
+    );
+    let stale = c.kubectl(&["scale", "deployment/web", "-n", &ns, "--replicas=1", "--resource-version=1"]).await;
+    assert!(!stale.status.success(), "a stale resourceVersion precondition refuses the scale");
+    c.wait_jsonpath(&["get", "deployment", "web", "-n", &ns], "{.spec.replicas}", "3").await;
+}

@@ -88,8 +88,15 @@ pub fn aggregated(resources: &[ResourceDef], core: bool, version: &str) -> Value
                             if !r.categories.is_empty() {
                                 e["categories"] = json!(r.categories);
                             }
+                            let mut subs = vec![];
                             if r.status_subresource {
-                                e["subresources"] = json!([{"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}]);
+                                subs.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if super::scale::has_scale(r) {
+                                subs.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if !subs.is_empty() {
+                                e["subresources"] = Value::Array(subs);
                             }
                             e
                         })
@@ -144,6 +151,9 @@ pub fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> O
         list.push(e);
         if r.status_subresource {
             list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": r.kind, "verbs": ["get", "patch", "update"]}));
+        }
+        if super::scale::has_scale(r) {
+            list.push(json!({"name": format!("{}/scale", r.plural), "singularName": "", "namespaced": r.namespaced, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}));
         }
     }
     let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };

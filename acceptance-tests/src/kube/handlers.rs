@@ -93,6 +93,11 @@ pub fn present(def: &ResourceDef, version: &str, mut obj: Value) -> Value {
     obj
 }
 
+/// The field manager of a write: `fieldManager`, else the User-Agent's product name.
+pub fn manager_of(q: &Query, parts: &hyper::http::request::Parts) -> String {
+    manager(q, parts)
+}
+
 fn manager(q: &Query, parts: &hyper::http::request::Parts) -> String {
     if let Some(m) = q.get("fieldManager").filter(|m| !m.is_empty()) {
         return m.to_string();
@@ -247,6 +252,25 @@ pub async fn resource(
     let t = resolve(app, group, version, rest)?;
     let q = Query::parse(req.uri().query());
     if let Some(sub) = &t.subresource {
+        if sub == "scale" && super::scale::has_scale(&t.def) {
+            let name = t.name.clone().unwrap_or_default();
+            let method = req.method().clone();
+            return match method {
+                Method::GET => {
+                    let obj = app.store.lock().get(&t.def, &namespace_of(&t), &name).cloned();
+                    let obj = obj.ok_or_else(|| ApiError::not_found(&t.def.group, &t.def.plural, &name))?;
+                    Ok(json_response(200, &super::scale::scale_of(&obj)))
+                }
+                Method::PUT | Method::PATCH => {
+                    let (parts, body) = body_bytes(req).await?;
+                    let put = method == Method::PUT;
+                    Ok(json_response(200, &super::scale::write(app, &t, &name, &q, &parts, &body, put)?))
+                }
+                _ => Err(ApiError::method_not_allowed(format!(
+                    "the server does not allow this method on the requested resource ({method})"
+                ))),
+            };
+        }
         if sub != "status" && !(sub == "finalize" && t.def.kind == "Namespace") {
             return Err(ApiError::path_not_found());
         }

@@ -20,6 +20,7 @@ pub mod handlers;
 pub mod patch;
 pub mod protobuf;
 pub mod resources;
+pub mod scale;
 pub mod seed;
 pub mod selectors;
 pub mod server;
