@@ -127,7 +127,7 @@ pub fn namespace_defaults(st: &mut State) -> bool {
             );
         }
         if st.get(&cm, &ns, "kube-root-ca.crt").is_none() {
-            let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}}, "data": {"ca.crt": ca}});
+            let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "annotations": {"kubernetes.io/description": "The CA that signed the API server certificate, for clients inside the cluster."}}, "data": {"ca.crt": ca}});
             changed |= create(st, &cm, &ns, obj, "kube-root-ca-cert-publisher");
         }
     }
