@@ -42,8 +42,11 @@ fn attribute_line(out: &mut String, indent: &str, prefix: &str, a: &Attribute) {
     let _ = writeln!(out, "{indent}- `{prefix}{}` ({}{flags}) {}", a.name, a.ty.friendly(), a.description);
 }
 
+/// Picks the attributes of one group of a schema page.
+type Group = (&'static str, fn(&Attribute) -> bool);
+
 fn render_block(out: &mut String, block: &Block, prefix: &str) {
-    let groups: [(&str, fn(&Attribute) -> bool); 3] =
+    let groups: [Group; 3] =
         [("Required", |a| a.required), ("Optional", |a| a.optional), ("Read-Only", |a| a.computed && !a.optional)];
     for (title, pick) in groups {
         let attrs: Vec<&Attribute> = block.attributes.iter().filter(|a| pick(a)).collect();

@@ -118,15 +118,13 @@ impl Value {
 
     fn write_msgpack(&self, ty: &Type, out: &mut Vec<u8>, path: &AttributePath) -> Result<(), CodecError> {
         use rmp::encode as e;
-        let io =
-            |r: Result<(), std::io::Error>| r.map_err(|x| CodecError { path: path.clone(), message: x.to_string() });
         match (self, ty) {
             (Value::Unknown, _) => {
                 out.extend_from_slice(&[0xd4, 0, 0]);
                 Ok(())
             }
             (Value::Null, _) => {
-                e::write_nil(out).map_err(|x| CodecError { path: path.clone(), message: x.to_string() })?;
+                written(e::write_nil(out));
                 Ok(())
             }
             (Value::Dynamic(inner_ty, inner), Type::Dynamic) => {
@@ -134,24 +132,38 @@ impl Value {
                     out.extend_from_slice(&[0xd4, 0, 0]);
                     return Ok(());
                 }
-                e::write_array_len(out, 2).map_err(|x| CodecError { path: path.clone(), message: x.to_string() })?;
-                io(e::write_bin(out, &inner_ty.to_json_bytes()).map_err(Into::into))?;
+                written(e::write_array_len(out, 2));
+                written(e::write_bin(out, &inner_ty.to_json_bytes()));
                 inner.write_msgpack(inner_ty, out, path)
             }
             (v, Type::Dynamic) => {
                 let inferred = v.infer_type();
                 Value::Dynamic(inferred, Box::new(v.clone())).write_msgpack(ty, out, path)
             }
-            (Value::Bool(b), Type::Bool) => io(e::write_bool(out, *b).map_err(Into::into)),
+            (Value::Bool(b), Type::Bool) => {
+                written(e::write_bool(out, *b));
+                Ok(())
+            }
             (Value::Number(n), Type::Number) => match n {
-                Number::Int(i) => io(e::write_sint(out, *i).map(|_| ()).map_err(Into::into)),
-                Number::Float(f) => io(e::write_f64(out, *f).map_err(Into::into)),
-                Number::Big(s) => io(e::write_str(out, s).map_err(Into::into)),
+                Number::Int(i) => {
+                    written(e::write_sint(out, *i));
+                    Ok(())
+                }
+                Number::Float(f) => {
+                    written(e::write_f64(out, *f));
+                    Ok(())
+                }
+                Number::Big(s) => {
+                    written(e::write_str(out, s));
+                    Ok(())
+                }
             },
-            (Value::String(s), Type::String) => io(e::write_str(out, s).map_err(Into::into)),
+            (Value::String(s), Type::String) => {
+                written(e::write_str(out, s));
+                Ok(())
+            }
             (Value::List(items) | Value::Set(items), Type::List(et) | Type::Set(et)) => {
-                e::write_array_len(out, items.len() as u32)
-                    .map_err(|x| CodecError { path: path.clone(), message: x.to_string() })?;
+                written(e::write_array_len(out, items.len() as u32));
                 for (i, item) in items.iter().enumerate() {
                     item.write_msgpack(et, out, &path.index(i as i64))?;
                 }
@@ -161,18 +173,16 @@ impl Value {
                 if items.len() != types.len() {
                     return err(path, format!("tuple needs {} elements, got {}", types.len(), items.len()));
                 }
-                e::write_array_len(out, items.len() as u32)
-                    .map_err(|x| CodecError { path: path.clone(), message: x.to_string() })?;
+                written(e::write_array_len(out, items.len() as u32));
                 for (i, (item, t)) in items.iter().zip(types).enumerate() {
                     item.write_msgpack(t, out, &path.index(i as i64))?;
                 }
                 Ok(())
             }
             (Value::Map(entries) | Value::Object(entries), Type::Map(et)) => {
-                e::write_map_len(out, entries.len() as u32)
-                    .map_err(|x| CodecError { path: path.clone(), message: x.to_string() })?;
+                written(e::write_map_len(out, entries.len() as u32));
                 for (k, v) in entries {
-                    io(e::write_str(out, k).map_err(Into::into))?;
+                    written(e::write_str(out, k));
                     v.write_msgpack(et, out, &path.key(k))?;
                 }
                 Ok(())
@@ -181,10 +191,9 @@ impl Value {
                 if let Some(extra) = attrs.keys().find(|k| !types.contains_key(*k)) {
                     return err(path, format!("unexpected attribute {extra:?}"));
                 }
-                e::write_map_len(out, types.len() as u32)
-                    .map_err(|x| CodecError { path: path.clone(), message: x.to_string() })?;
+                written(e::write_map_len(out, types.len() as u32));
                 for (name, t) in types {
-                    io(e::write_str(out, name).map_err(Into::into))?;
+                    written(e::write_str(out, name));
                     attrs.get(name).unwrap_or(&Value::Null).write_msgpack(t, out, &path.attr(name))?;
                 }
                 Ok(())
@@ -371,6 +380,11 @@ impl Value {
             Value::Dynamic(t, _) => t.clone(),
         }
     }
+}
+
+/// Unwraps a msgpack write into a `Vec<u8>`, which cannot fail.
+fn written<T, E: std::fmt::Debug>(result: Result<T, E>) -> T {
+    result.expect("writing msgpack into a Vec<u8> cannot fail")
 }
 
 /// A cursor over msgpack bytes, decoding by type.

@@ -65,7 +65,7 @@ pub fn normalize(entries: &[String]) -> Result<Normalized, Vec<Invalid>> {
             _ => out.patterns.push(p.clone()),
         }
     }
-    out.patterns.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    out.patterns.sort_by_key(ToString::to_string);
     Ok(out)
 }
 
