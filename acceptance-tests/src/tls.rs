@@ -41,7 +41,7 @@ impl LabCa {
         let cert = params.self_signed(&key).context("self-signing the lab CA")?;
         let cert_pem = cert.pem();
         std::fs::write(&cert_path, &cert_pem).with_context(|| format!("writing {}", cert_path.display()))?;
-        write_private(&key_path, &key.serialize_pem())?;
+        crate::store::write_private(&key_path, key.serialize_pem().as_bytes())?;
         let issuer = Issuer::new(params, key);
         Ok(LabCa { cert_pem, issuer, cert_path })
     }
@@ -85,20 +85,6 @@ impl LabCa {
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(Arc::new(config))
     }
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -88,7 +88,8 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
         .await
         .unwrap();
     let token = token["access_token"].as_str().unwrap().to_string();
-    let route_url = format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
+    let route_url =
+        format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
     let put = http
         .put(&route_url)
         .bearer_auth(&token)

@@ -128,22 +128,6 @@ fn state_dir(dir: &Path) -> PathBuf {
     dir.join("kube")
 }
 
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    f.write_all(contents.as_bytes())?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
 fn load_or_create_token(kdir: &Path) -> anyhow::Result<String> {
     let path = kdir.join("token");
     if let Ok(t) = std::fs::read_to_string(&path) {
@@ -155,7 +139,7 @@ fn load_or_create_token(kdir: &Path) -> anyhow::Result<String> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(&path, &token)?;
+    crate::store::write_private(&path, token.as_bytes())?;
     Ok(token)
 }
 
@@ -186,7 +170,7 @@ pub async fn start(dir: &Path, ca: &LabCa) -> anyhow::Result<KubeHandle> {
     let addr = listener.local_addr()?;
     std::fs::write(&port_file, addr.port().to_string())?;
     let url = format!("https://{addr}");
-    write_private(&dir.join("kubeconfig"), &kubeconfig(&url, ca.cert_pem(), &token))?;
+    crate::store::write_private(&dir.join("kubeconfig"), kubeconfig(&url, ca.cert_pem(), &token).as_bytes())?;
 
     let tls = tokio_rustls::TlsAcceptor::from(ca.server_config("mcp-egress-lab kubernetes", &[b"h2", b"http/1.1"])?);
     use crate::fault::FaultKind;
