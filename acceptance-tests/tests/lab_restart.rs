@@ -73,21 +73,7 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
     assert_eq!(status, 200);
     let table_id = lab.var("LAB_AZURE_NODE_ROUTE_TABLE_IDS");
     let http = lab.client();
-    let token: Value = http
-        .post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("ARM_TENANT_ID")))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "https://management.azure.com/.default"),
-            ("client_id", &lab.var("ARM_CLIENT_ID")),
-            ("client_secret", &lab.var("ARM_CLIENT_SECRET")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    let token = lab_support::azure_token(&lab).await;
     let route_url =
         format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
     let put = http

@@ -213,3 +213,23 @@ impl ControllerApi {
         }
     }
 }
+
+/// An ARM bearer token for the lab's service principal, by the client-credentials flow.
+pub async fn azure_token(lab: &Lab) -> String {
+    let token: Value = lab
+        .client()
+        .post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("ARM_TENANT_ID")))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "https://management.azure.com/.default"),
+            ("client_id", &lab.var("ARM_CLIENT_ID")),
+            ("client_secret", &lab.var("ARM_CLIENT_SECRET")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().expect("access_token").to_string()
+}
