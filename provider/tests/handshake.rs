@@ -96,6 +96,18 @@ async fn connect(
         .await
 }
 
+/// Kills the plugin if the test fails before shutting it down, so a failed run leaves no process behind.
+struct Plugin(Option<std::process::Child>);
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_host_handshakes_calls_and_shuts_the_plugin_down() {
     let (pem, cert, key) = host_identity();
@@ -108,8 +120,10 @@ async fn a_host_handshakes_calls_and_shuts_the_plugin_down() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut plugin = Plugin(Some(child));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     let fields: Vec<&str> = line.trim_end().split('|').collect();
     assert_eq!(fields[..3], ["1", "6", "unix"], "handshake line {line:?}");
     assert_eq!(fields[4], "grpc");
@@ -158,6 +172,7 @@ async fn a_host_handshakes_calls_and_shuts_the_plugin_down() {
     assert!(stranger, "a stranger's certificate was accepted");
 
     goplugin::grpc_controller_client::GrpcControllerClient::new(channel).shutdown(goplugin::Empty {}).await.unwrap();
+    let mut child = plugin.0.take().expect("plugin still owned");
     let status = tokio::task::spawn_blocking(move || {
         for _ in 0..100 {
             if let Some(s) = child.try_wait().unwrap() {
