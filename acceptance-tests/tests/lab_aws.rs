@@ -54,22 +54,8 @@ async fn ec2_through_the_proxy_with_the_provider_variables() {
 
     // A gateway in the VPC is an instance with an ENI and a private IP in the gateway subnet.
     let api = ControllerApi::login(&lab).await;
-    let created = api
-        .action(
-            "create_multicloud_primary_gateway",
-            &[
-                ("cloud_type", "1"),
-                ("account_name", &lab.var("LAB_AWS_ACCOUNT_NAME")),
-                ("gw_name", "mcp-pep"),
-                ("gw_size", "t3.medium"),
-                ("vpc_id", &vpc_id),
-                ("vpc_region", &lab.var("AWS_REGION")),
-                ("gw_subnet", &lab.var("LAB_AWS_GATEWAY_SUBNET_CIDR")),
-                ("enable_nat", "yes"),
-                ("async", "true"),
-            ],
-        )
-        .await;
+    let created =
+        api.create_aws_gateway(&lab, "mcp-pep", "t3.medium", &[("enable_nat", "yes"), ("async", "true")]).await;
     let (done, _) = api.wait_task(created["results"].as_str().unwrap(), Duration::from_secs(20)).await;
     assert_eq!(done["results"], "Successfully created Gateway mcp-pep.", "{done}");
     let gateway = api.action("list_vpcs_summary", &[("gateway_name", "mcp-pep")]).await["results"][0].clone();

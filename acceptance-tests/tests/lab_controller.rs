@@ -388,22 +388,7 @@ async fn controller_faults_are_seen_by_a_client() {
 }
 
 async fn create_aws_gateway(lab: &Lab, api: &ControllerApi, name: &str) -> Value {
-    let reply = api
-        .action(
-            "create_multicloud_primary_gateway",
-            &[
-                ("cloud_type", "1"),
-                ("account_name", &lab.var("LAB_AWS_ACCOUNT_NAME")),
-                ("gw_name", name),
-                ("gw_size", "t3.medium"),
-                ("vpc_id", &lab.var("LAB_AWS_VPC_ID")),
-                ("vpc_region", &lab.var("AWS_REGION")),
-                ("gw_subnet", &lab.var("LAB_AWS_GATEWAY_SUBNET_CIDR")),
-                ("enable_nat", "yes"),
-                ("async", "true"),
-            ],
-        )
-        .await;
+    let reply = api.create_aws_gateway(lab, name, "t3.medium", &[("enable_nat", "yes"), ("async", "true")]).await;
     assert_eq!(reply["return"], true, "{reply}");
     assert_eq!(reply["gw_name"], name, "extra output keys ride at top level");
     reply
@@ -415,20 +400,7 @@ async fn the_remaining_envelopes_gateway_info_v1_policy_list_log_profiles_and_up
     let api = ControllerApi::login(&lab).await;
 
     // Without async=true the action answers with its outcome directly.
-    let created = api
-        .action(
-            "create_multicloud_primary_gateway",
-            &[
-                ("cloud_type", "1"),
-                ("account_name", &lab.var("LAB_AWS_ACCOUNT_NAME")),
-                ("gw_name", "info-gw"),
-                ("gw_size", "t3.small"),
-                ("vpc_id", &lab.var("LAB_AWS_VPC_ID")),
-                ("vpc_region", &lab.var("AWS_REGION")),
-                ("gw_subnet", &lab.var("LAB_AWS_GATEWAY_SUBNET_CIDR")),
-            ],
-        )
-        .await;
+    let created = api.create_aws_gateway(&lab, "info-gw", "t3.small", &[]).await;
     assert_eq!(created["results"], "Successfully created Gateway info-gw.", "{created}");
     let info = api.action("get_gateway_info", &[("gateway_name", "info-gw")]).await;
     assert_eq!(info["return"], true);

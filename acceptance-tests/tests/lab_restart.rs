@@ -48,20 +48,7 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
 
     // Change every emulator: a gateway (a moto instance), a SmartGroup, an Azure route.
     let api = ControllerApi::login(&lab).await;
-    let created = api
-        .action(
-            "create_multicloud_primary_gateway",
-            &[
-                ("cloud_type", "1"),
-                ("account_name", &lab.var("LAB_AWS_ACCOUNT_NAME")),
-                ("gw_name", "keep-me"),
-                ("gw_size", "t3.small"),
-                ("vpc_id", &lab.var("LAB_AWS_VPC_ID")),
-                ("vpc_region", &lab.var("AWS_REGION")),
-                ("gw_subnet", &lab.var("LAB_AWS_GATEWAY_SUBNET_CIDR")),
-            ],
-        )
-        .await;
+    let created = api.create_aws_gateway(&lab, "keep-me", "t3.small", &[]).await;
     assert_eq!(created["return"], true, "{created}");
     let (status, _) = api
         .rest(

@@ -174,6 +174,28 @@ impl ControllerApi {
         response.json().await.unwrap()
     }
 
+    /// `create_multicloud_primary_gateway` in the baseline AWS VPC's gateway subnet, with `extra` parameters
+    /// (such as `("async", "true")`) after the baseline ones.
+    pub async fn create_aws_gateway(&self, lab: &Lab, name: &str, size: &str, extra: &[(&str, &str)]) -> Value {
+        let (account, vpc, region, subnet) = (
+            lab.var("LAB_AWS_ACCOUNT_NAME"),
+            lab.var("LAB_AWS_VPC_ID"),
+            lab.var("AWS_REGION"),
+            lab.var("LAB_AWS_GATEWAY_SUBNET_CIDR"),
+        );
+        let mut params = vec![
+            ("cloud_type", "1"),
+            ("account_name", account.as_str()),
+            ("gw_name", name),
+            ("gw_size", size),
+            ("vpc_id", vpc.as_str()),
+            ("vpc_region", region.as_str()),
+            ("gw_subnet", subnet.as_str()),
+        ];
+        params.extend_from_slice(extra);
+        self.action("create_multicloud_primary_gateway", &params).await
+    }
+
     /// A v2 JSON action (POST).
     pub async fn json_action(&self, body: Value) -> Value {
         let mut body = body;
