@@ -3,7 +3,8 @@
 # "test: N passed, N failed, N skipped". Skips are tests that print "SKIP:" (a tool too old or absent).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
-export PATH="$CACHE_BIN:$PATH"
+# The cache is a fallback: a terraform already on PATH (newer than the PyPI one) wins.
+export PATH="$PATH:$CACHE_BIN"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cd "$REPO_ROOT"
