@@ -60,6 +60,10 @@ pub struct AwsConfig {
     /// Named profile of the shared AWS configuration. Environment: `AWS_PROFILE`.
     #[tf(optional)]
     pub profile: Option<String>,
+    /// PEM bundle of extra certificate authorities for the EC2 endpoint (private endpoints, the lab).
+    /// Environment: `AWS_CA_BUNDLE`.
+    #[tf(optional)]
+    pub ca_file: Option<String>,
 }
 
 /// Azure settings (a service principal with a client secret).
@@ -83,6 +87,10 @@ pub struct AzureConfig {
     /// Entra ID authority host, such as `https://login.microsoftonline.com`. Environment: `AZURE_AUTHORITY_HOST`.
     #[tf(optional)]
     pub authority_host: Option<String>,
+    /// PEM bundle of extra certificate authorities for the Resource Manager and authority endpoints.
+    /// Environment: `AZURE_CA_FILE`.
+    #[tf(optional)]
+    pub ca_file: Option<String>,
 }
 
 /// Kubernetes settings.
@@ -140,6 +148,7 @@ pub struct AwsSettings {
     pub region: Option<String>,
     pub ec2_endpoint: Option<String>,
     pub profile: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 /// Azure access as a service principal.
@@ -151,6 +160,7 @@ pub struct AzureSettings {
     pub client_secret: Option<Secret>,
     pub resource_manager_endpoint: Option<String>,
     pub authority_host: Option<String>,
+    pub ca_file: Option<String>,
 }
 
 /// Which kubeconfig and context; none means the client's own defaults.
@@ -246,6 +256,7 @@ impl AwsSettings {
                 .url(&block.ec2_endpoint, "AWS_ENDPOINT_URL_EC2", "aws.ec2_endpoint")
                 .or_else(|| r.url(&None, "AWS_ENDPOINT_URL", "aws.ec2_endpoint")),
             profile: r.pick(&block.profile, "AWS_PROFILE"),
+            ca_file: r.pick(&block.ca_file, "AWS_CA_BUNDLE"),
         }
     }
 }
@@ -263,6 +274,7 @@ impl AzureSettings {
                 "azure.resource_manager_endpoint",
             ),
             authority_host: r.url(&block.authority_host, "AZURE_AUTHORITY_HOST", "azure.authority_host"),
+            ca_file: r.pick(&block.ca_file, "AZURE_CA_FILE"),
         }
     }
 }

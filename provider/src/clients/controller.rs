@@ -166,16 +166,7 @@ impl ControllerClient {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("terraform-provider-aviatrix/", env!("CARGO_PKG_VERSION"), " (mcp-egress)"));
         if let Some(ca_file) = &settings.ca_file {
-            let pem = std::fs::read(ca_file)
-                .map_err(|e| settings_error("ca_file", format!("{ca_file:?} cannot be read: {e}")))?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| settings_error("ca_file", format!("{ca_file:?} is not a PEM certificate bundle: {e}")))?;
-            if certificates.is_empty() {
-                return Err(settings_error("ca_file", format!("{ca_file:?} holds no PEM certificate")));
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
+            builder = super::with_ca_file(builder, ca_file).map_err(|e| settings_error("ca_file", e))?;
         }
         if settings.skip_tls_verify {
             tracing::warn!("TLS verification of the controller is off (skip_tls_verify)");
@@ -200,9 +191,9 @@ impl ControllerClient {
     fn transport_error(&self, call: &str, e: reqwest::Error) -> ControllerError {
         // A connection that was never made means nothing was sent; anything later leaves the fate unknown.
         if e.is_connect() {
-            ControllerError::Unreachable { url: self.base.clone(), detail: without_url(&e) }
+            ControllerError::Unreachable { url: self.base.clone(), detail: super::error_text(&e) }
         } else {
-            ControllerError::Unanswered { call: call.to_string(), detail: without_url(&e) }
+            ControllerError::Unanswered { call: call.to_string(), detail: super::error_text(&e) }
         }
     }
 
@@ -233,7 +224,7 @@ impl ControllerClient {
         let status = reply.status();
         let body: Value = reply.json().await.map_err(|e| ControllerError::Unanswered {
             call: "login".into(),
-            detail: format!("HTTP {status}, not JSON: {}", without_url(&e)),
+            detail: format!("HTTP {status}, not JSON: {}", super::error_text(&e)),
         })?;
         if body["return"] != true {
             let reason = body["reason"].as_str().unwrap_or("no reason given").to_string();
@@ -515,21 +506,6 @@ impl ControllerClient {
     }
 }
 
-/// A reqwest error's text without the URL (which could carry query parameters).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(url.as_str(), "<controller>");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 fn retry_after_header(reply: &reqwest::Response) -> Option<Duration> {
     reply.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
@@ -551,8 +527,10 @@ fn http_failure(call: &str, status: StatusCode, after: Option<Duration>, text: &
 async fn parse_v2(call: &str, reply: reqwest::Response) -> Result<Value, ControllerError> {
     let status = reply.status();
     let after = retry_after_header(&reply);
-    let text =
-        reply.text().await.map_err(|e| ControllerError::Unanswered { call: call.into(), detail: without_url(&e) })?;
+    let text = reply
+        .text()
+        .await
+        .map_err(|e| ControllerError::Unanswered { call: call.into(), detail: super::error_text(&e) })?;
     let body: Value = match serde_json::from_str(&text) {
         Ok(body) => body,
         Err(_) => {
@@ -583,8 +561,10 @@ fn v2_envelope(call: &str, body: Value) -> Result<Value, ControllerError> {
 async fn parse_v25(call: &str, reply: reqwest::Response) -> Result<Value, ControllerError> {
     let status = reply.status();
     let after = retry_after_header(&reply);
-    let text =
-        reply.text().await.map_err(|e| ControllerError::Unanswered { call: call.into(), detail: without_url(&e) })?;
+    let text = reply
+        .text()
+        .await
+        .map_err(|e| ControllerError::Unanswered { call: call.into(), detail: super::error_text(&e) })?;
     v25_answer(call, status, after, &text)
 }
 
