@@ -343,7 +343,7 @@ async fn admin_fault(
             format!("no emulator {:?} in this lab; targets: {}", request.target, targets.join(", ")),
         );
     };
-    let setting = FaultSetting { kind: request.kind, rate: request.rate, delay_ms: request.delay_ms };
+    let setting = FaultSetting { rate: request.rate, ..FaultSetting::always(request.kind, request.delay_ms) };
     match emulator.faults().set(emulator.target(), setting) {
         Ok(()) => {
             crate::http::log(
