@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
+use hyper::{Method, Response};
 use serde_json::{json, Value};
 
 use super::apply::{apply, managers_of, ApplyCtx};
@@ -17,7 +16,7 @@ use super::errors::{cause, ApiError, ApiResult};
 use super::patch::{json_patch, merge_patch, strategic_merge};
 use super::resources::ResourceDef;
 use super::selectors::{FieldSelector, LabelSelector};
-use super::server::{body_bytes, json_response, App, Body};
+use super::server::{body_bytes, json_response, App, Body, Request};
 use super::store::{now, DeleteOptions, Writer};
 use super::{protobuf, table, validation, watch};
 
@@ -244,7 +243,7 @@ fn check_kind(t: &Target, obj: &mut Value, q: &Query) -> ApiResult<()> {
 
 pub async fn resource(
     app: &Arc<App>,
-    req: Request<Incoming>,
+    req: Request,
     group: &str,
     version: &str,
     rest: &[&str],

@@ -1,34 +1,46 @@
-//! HTTPS serving: TLS with the lab CA (ALPN h2 and http/1.1), bearer-token authentication (401 without it;
-//! `/version` and the health endpoints are public, as on a cluster), fault injection, and routing of every
-//! path to discovery, OpenAPI, the lab's own endpoints, or the resource handlers.
+//! The API's router: bearer-token authentication (401 without it; `/version` and the health endpoints are
+//! public, as on a cluster), the lab's fault switchboard on resource requests, and routing of every path to
+//! discovery, OpenAPI, the lab's own endpoints, or the resource handlers.
 //!
-//! The token is compared here and never logged or echoed.
+//! It serves no socket: [`router`] is an axum `Router` the lab serves through [`crate::http::serve`] (with TLS
+//! from the lab CA) and tests call directly. The token is compared here and never logged or echoed.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::discovery;
 use super::errors::{ApiError, ApiResult};
-use super::fault::{FaultMode, FaultSwitch};
 use super::handlers;
 use super::store::Store;
+use crate::fault::{FaultKind, Faults};
 
 pub type Body = BoxBody<Bytes, Infallible>;
+
+/// A request as the router hands it over.
+pub type Request = hyper::Request<axum::body::Body>;
+
+/// The faults the API can be asked to inject (`mcp-egress-lab fault --target kubernetes`).
+pub const FAULT_KINDS: &[FaultKind] =
+    &[FaultKind::ServerError, FaultKind::Unavailable, FaultKind::Slow, FaultKind::Conflict, FaultKind::Throttle];
 
 /// What every request handler shares.
 pub struct App {
     pub store: Arc<Store>,
     pub token: String,
+    /// `127.0.0.1:PORT`, for discovery's `serverAddressByClientCIDRs`.
     pub address: String,
-    pub faults: FaultSwitch,
-    /// The lab-wide switchboard (`mcp-egress-lab fault --target kubernetes`), rate-based.
-    pub lab_faults: Arc<crate::fault::Faults>,
+    /// The lab's switchboard for this API.
+    pub faults: Faults,
+}
+
+/// Every path of the API, as one axum `Router`.
+pub fn router(app: Arc<App>) -> axum::Router {
+    axum::Router::new().fallback(move |req: Request| serve(app.clone(), req))
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
@@ -57,7 +69,7 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
     r
 }
 
-fn token_ok(app: &App, req: &Request<Incoming>) -> bool {
+fn token_ok(app: &App, req: &Request) -> bool {
     let Some(value) = req.headers().get("authorization").and_then(|v| v.to_str().ok()) else { return false };
     let Some(given) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else { return false };
     // Constant-time comparison.
@@ -73,49 +85,43 @@ fn version() -> Value {
 }
 
 /// Serves one request.
-pub async fn serve(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn serve(app: Arc<App>, req: Request) -> Response<Body> {
     let path = req.uri().path().to_string();
     let segs: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
     let public =
         matches!(segs.first().map(String::as_str), Some("version") | Some("healthz") | Some("readyz") | Some("livez"));
     if !public && !token_ok(&app, &req) {
-        return Ok(error_response(&ApiError::unauthorized()));
+        return error_response(&ApiError::unauthorized());
     }
     let is_resource = matches!(segs.first().map(String::as_str), Some("api") | Some("apis"))
         && segs.len() > 2 + usize::from(segs[0] == "apis");
     if is_resource {
-        let write = req.method() != hyper::Method::GET;
-        if let Some(e) = lab_fault(&app.lab_faults).await {
-            return Ok(error_response(&e));
-        }
-        match app.faults.take(write) {
-            Some(FaultMode::Error { code }) => return Ok(error_response(&ApiError::injected(code, "injected fault: the lab's Kubernetes API is failing on purpose"))),
-            Some(FaultMode::Conflict) => {
-                return Ok(error_response(&ApiError::conflict_message("", "", "", "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)".into(), vec![])))
-            }
-            Some(FaultMode::Throttle { retry_after_seconds }) => return Ok(error_response(&ApiError::too_many_requests(retry_after_seconds))),
-            Some(FaultMode::Slow { delay_ms }) => tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await,
-            Some(FaultMode::None) | None => {}
+        if let Some(e) = injected_fault(&app.faults, req.method() != hyper::Method::GET).await {
+            return error_response(&e);
         }
     }
-    let result = route(&app, req, &segs).await;
-    Ok(match result {
+    match route(&app, req, &segs).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
-    })
+    }
 }
 
-/// The lab switchboard's faults, as a Kubernetes API shows them: 500, 409, 429 with Retry-After, or a delay.
-async fn lab_fault(faults: &crate::fault::Faults) -> Option<ApiError> {
-    use crate::fault::FaultKind;
-    faults.maybe_slow().await;
-    if faults.fires(FaultKind::ServerError).is_some() {
+/// The switchboard's faults, as a Kubernetes API shows them: a delay, then 500, 503, 409, or 429 with
+/// Retry-After (`delay_ms` rounded up to whole seconds).
+async fn injected_fault(faults: &Faults, is_write: bool) -> Option<ApiError> {
+    if let Some(slow) = faults.fires_for(FaultKind::Slow, is_write) {
+        tokio::time::sleep(std::time::Duration::from_millis(slow.delay_ms)).await;
+    }
+    if faults.fires_for(FaultKind::ServerError, is_write).is_some() {
         return Some(ApiError::injected(500, "injected fault: the lab's Kubernetes API is failing on purpose"));
     }
-    if faults.fires(FaultKind::Conflict).is_some() {
+    if faults.fires_for(FaultKind::Unavailable, is_write).is_some() {
+        return Some(ApiError::injected(503, "injected fault: the lab's Kubernetes API is unavailable on purpose"));
+    }
+    if faults.fires_for(FaultKind::Conflict, is_write).is_some() {
         return Some(ApiError::conflict_message("", "", "", "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)".into(), vec![]));
     }
-    if let Some(setting) = faults.fires(FaultKind::Throttle) {
+    if let Some(setting) = faults.fires_for(FaultKind::Throttle, is_write) {
         return Some(ApiError::too_many_requests(setting.delay_ms.div_ceil(1000).max(1) as u32));
     }
     None
@@ -128,7 +134,7 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-async fn route(app: &Arc<App>, req: Request<Incoming>, segs: &[String]) -> ApiResult<Response<Body>> {
+async fn route(app: &Arc<App>, req: Request, segs: &[String]) -> ApiResult<Response<Body>> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let get = req.method() == hyper::Method::GET;
@@ -177,7 +183,6 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, segs: &[String]) -> ApiRe
                 .map(|d| json_response(200, &d))
                 .ok_or_else(ApiError::path_not_found)
         }
-        ["lab", "v1", "inventory"] if get => Ok(json_response(200, &app.store.inventory())),
         ["lab", "v1", "namespaces", ns, "pods", name, "fail"] if req.method() == hyper::Method::POST => {
             let ip = super::controllers::fail_pod(&mut app.store.lock(), ns, name)?;
             Ok(json_response(200, &json!({"namespace": ns, "name": name, "podIP": ip})))
@@ -189,7 +194,7 @@ async fn route(app: &Arc<App>, req: Request<Incoming>, segs: &[String]) -> ApiRe
 }
 
 /// Reads a request body, refusing bodies over 3 MiB as the API server does.
-pub async fn body_bytes(req: Request<Incoming>) -> ApiResult<(hyper::http::request::Parts, Bytes)> {
+pub async fn body_bytes(req: Request) -> ApiResult<(hyper::http::request::Parts, Bytes)> {
     let (parts, body) = req.into_parts();
     let bytes =
         body.collect().await.map_err(|e| ApiError::bad_request(format!("reading request body: {e}")))?.to_bytes();
@@ -205,3 +210,4 @@ pub async fn body_bytes(req: Request<Incoming>) -> ApiResult<(hyper::http::reque
 pub fn status_code(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
+
