@@ -45,7 +45,13 @@ pub fn seed(store: &Store) -> anyhow::Result<()> {
         ready["status"] = json!({
             "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
-            "nodeInfo": {"kubeletVersion": "v1.34.0", "containerRuntimeVersion": "containerd://2.0.0", "operatingSystem": "linux", "architecture": "amd64"},
+            // Every NodeSystemInfo field is required; kubelets since 1.31 leave kubeProxyVersion empty.
+            "nodeInfo": {
+                "machineID": uuid::Uuid::new_v4().simple().to_string(), "systemUUID": uuid::Uuid::new_v4().to_string(),
+                "bootID": uuid::Uuid::new_v4().to_string(), "kernelVersion": "6.12.0-lab", "osImage": "Debian GNU/Linux 13 (trixie)",
+                "containerRuntimeVersion": "containerd://2.0.0", "kubeletVersion": "v1.34.0", "kubeProxyVersion": "",
+                "operatingSystem": "linux", "architecture": "amd64",
+            },
             "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
             "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
         });
