@@ -257,7 +257,7 @@ pub async fn start_emulators(
     list.insert(0, controller.clone() as Arc<dyn Emulator>);
     // Kubernetes API (TLS, bearer token). The controller reconciles FirewallPolicy objects through it, as the
     // real controller does with the credentials it was given at onboarding.
-    let listener = ports.bind("kubernetes").await?;
+    let listener = ports.bind(crate::kube::TARGET).await?;
     let kube = crate::kube::start(&lab.dir, ca, &secrets.kubernetes_token, listener).await?;
     controller.start_reconciler(crate::controller::reconcile::KubeAccess {
         server: kube.url().to_string(),

@@ -1,7 +1,8 @@
 //! The Kubernetes API as one of the lab daemon's emulators: its fault switchboard, its objects for the
 //! lab inventory, and `KUBECONFIG` for `lab.env`.
 //!
-//! It only adapts [`super::KubeHandle`] to [`crate::emulator::Emulator`]; it serves nothing itself.
+//! It adapts [`super::KubeHandle`] to [`crate::emulator::Emulator`] and says how a Kubernetes object appears in
+//! the lab inventory; it serves nothing itself.
 
 use serde_json::Value;
 
