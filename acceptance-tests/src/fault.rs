@@ -173,7 +173,8 @@ mod tests {
     #[test]
     fn a_counted_fault_fires_that_often_then_is_off_and_a_writes_only_fault_passes_reads_by() {
         let faults = Faults::new(&[FaultKind::Throttle]);
-        let setting = FaultSetting { count: Some(2), writes_only: true, ..FaultSetting::always(FaultKind::Throttle, 1000) };
+        let setting =
+            FaultSetting { count: Some(2), writes_only: true, ..FaultSetting::always(FaultKind::Throttle, 1000) };
         faults.set("x", setting).unwrap();
         assert!(faults.fires_for(FaultKind::Throttle, false).is_none(), "a read is not eligible");
         assert_eq!(faults.fires_for(FaultKind::Throttle, true).unwrap().delay_ms, 1000);

@@ -130,7 +130,12 @@ mod tests {
         let listener = bind_loopback().await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, None, Router::new().route("/", axum::routing::get(|| async { "hi" })), stopped));
+        let server = tokio::spawn(serve(
+            listener,
+            None,
+            Router::new().route("/", axum::routing::get(|| async { "hi" })),
+            stopped,
+        ));
         let mut open = tokio::net::TcpStream::connect(addr).await.unwrap();
         open.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
         let mut buf = vec![0u8; 1024];

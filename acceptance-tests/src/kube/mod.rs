@@ -171,10 +171,7 @@ pub fn saved_inventory(dir: &Path) -> anyhow::Result<Vec<Object>> {
 async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
     use http_body_util::BodyExt;
     let lab = crate::daemon::LabDir::new(dir)?;
-    let port = *lab
-        .ports()
-        .get(TARGET)
-        .context("the lab's Kubernetes API has not been started in this directory")?;
+    let port = *lab.ports().get(TARGET).context("the lab's Kubernetes API has not been started in this directory")?;
     let token = lab.secrets()?.kubernetes_token;
     let ca_pem = std::fs::read(dir.join("ca.pem")).context("reading the lab CA")?;
     let mut roots = rustls::RootCertStore::empty();

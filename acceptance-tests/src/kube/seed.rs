@@ -20,10 +20,10 @@ pub fn seed(store: &Store) -> anyhow::Result<()> {
     let writer =
         Writer { manager: "kube-apiserver", api_version: "v1", subresource: "", dry_run: false, managed: None };
     let add = |st: &mut super::store::State,
-                   group: &str,
-                   plural: &str,
-                   ns: &str,
-                   obj: serde_json::Value|
+               group: &str,
+               plural: &str,
+               ns: &str,
+               obj: serde_json::Value|
      -> anyhow::Result<()> {
         let def = st.resource(group, plural).cloned().ok_or_else(|| anyhow::anyhow!("no resource {group}/{plural}"))?;
         st.create(&def, ns, obj, &writer).map_err(|e| anyhow::anyhow!("seeding {plural}: {e}"))?;

@@ -299,9 +299,8 @@ mod tests {
         let api = Api::new();
         let anonymous = api.send(Api::request("GET", "/api/v1/namespaces", None), None).await;
         assert_status(&anonymous, 401, "Unauthorized");
-        let wrong = api
-            .send(Api::request("GET", "/api", None).header("authorization", "Bearer not-the-token"), None)
-            .await;
+        let wrong =
+            api.send(Api::request("GET", "/api", None).header("authorization", "Bearer not-the-token"), None).await;
         assert_status(&wrong, 401, "Unauthorized");
         let version = api.send(Api::request("GET", "/version", None), None).await;
         assert_eq!(version.status, 200);
@@ -377,9 +376,8 @@ mod tests {
         let missing = api.call("GET", "/api/v1/namespaces/default/configmaps/nope", None).await;
         assert_status(&missing, 404, "NotFound");
         assert_eq!(missing.body["message"], "configmaps \"nope\" not found");
-        let no_namespace = api
-            .call("POST", "/api/v1/namespaces/nowhere/configmaps", Some(json!({"metadata": {"name": "x"}})))
-            .await;
+        let no_namespace =
+            api.call("POST", "/api/v1/namespaces/nowhere/configmaps", Some(json!({"metadata": {"name": "x"}}))).await;
         assert_status(&no_namespace, 404, "NotFound");
         assert_eq!(no_namespace.body["details"]["kind"], "namespaces");
 
@@ -440,7 +438,8 @@ mod tests {
         ] {
             assert_eq!(names(&list(selector).await.body), want, "{selector}");
         }
-        let by_name = api.call("GET", "/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Db1", None).await;
+        let by_name =
+            api.call("GET", "/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Db1", None).await;
         assert_eq!(names(&by_name.body), ["b1"]);
         let unsupported = api.call("GET", "/api/v1/namespaces/default/configmaps?fieldSelector=data.k%3Dv", None).await;
         assert_status(&unsupported, 400, "BadRequest");
@@ -455,8 +454,12 @@ mod tests {
         let api = Api::new();
         let list = api.call("GET", "/api/v1/namespaces/default/configmaps", None).await;
         let rv = list.body["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-        let request = Api::request("GET", &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}"), None)
-            .header("authorization", format!("Bearer {TOKEN}"));
+        let request = Api::request(
+            "GET",
+            &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}"),
+            None,
+        )
+        .header("authorization", format!("Bearer {TOKEN}"));
         let response = router(api.app.clone()).oneshot(request.body(AxumBody::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), 200);
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
@@ -470,7 +473,10 @@ mod tests {
         let event: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(event["type"], "ADDED", "only what happened after {rv}: {event}");
         assert_eq!(event["object"]["metadata"]["name"], "watched");
-        assert_eq!((event["object"]["kind"].as_str(), event["object"]["apiVersion"].as_str()), (Some("ConfigMap"), Some("v1")));
+        assert_eq!(
+            (event["object"]["kind"].as_str(), event["object"]["apiVersion"].as_str()),
+            (Some("ConfigMap"), Some("v1"))
+        );
     }
 
     #[tokio::test]
