@@ -268,6 +268,16 @@ mod tests {
             self.send(request, body.as_ref()).await
         }
 
+        /// A request with the bearer token and a body of `content_type`.
+        async fn call_typed(&self, method: &str, path: &str, content_type: &str, body: Value) -> Answer {
+            let request = hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("content-type", content_type)
+                .header("authorization", format!("Bearer {TOKEN}"));
+            self.send(request, Some(&body)).await
+        }
+
         async fn create_configmap(&self, name: &str, labels: Value) -> Answer {
             let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {"k": "v"}});
             self.call("POST", "/api/v1/namespaces/default/configmaps", Some(cm)).await
@@ -500,5 +510,102 @@ mod tests {
         api.app.faults.set("kubernetes", unavailable).unwrap();
         assert_status(&api.create_configmap("y", json!({})).await, 503, "ServiceUnavailable");
         assert_eq!(api.create_configmap("y", json!({})).await.status, 201, "a counted fault is used up");
+    }
+
+    #[tokio::test]
+    async fn server_side_apply_creates_with_201_conflicts_with_another_manager_and_takes_over_with_force() {
+        let api = &Api::new();
+        let path = "/api/v1/namespaces/default/configmaps/applied";
+        let apply = |manager: &str, force: bool, owner: &str| {
+            let query = format!("{path}?fieldManager={manager}&force={force}");
+            let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "applied"}, "data": {"owner": owner}});
+            async move { api.call_typed("PATCH", &query, "application/apply-patch+yaml", body).await }
+        };
+        let nameless = api
+            .call_typed("PATCH", path, "application/apply-patch+yaml", json!({"apiVersion": "v1", "kind": "ConfigMap"}))
+            .await;
+        assert_status(&nameless, 422, "Invalid");
+        assert!(nameless.body["message"].as_str().unwrap().contains("fieldManager"), "{}", nameless.body);
+
+        let created = apply("first", false, "first").await;
+        assert_eq!(created.status, 201, "applying to an absent object creates it: {}", created.body);
+        let conflict = apply("second", false, "second").await;
+        assert_status(&conflict, 409, "Conflict");
+        assert_eq!(conflict.body["details"]["causes"][0]["reason"], "FieldManagerConflict", "{}", conflict.body);
+        assert_eq!(conflict.body["details"]["causes"][0]["field"], ".data.owner");
+        let same_value = apply("second", false, "first").await;
+        assert_eq!(same_value.status, 200, "equal values are shared, not a conflict: {}", same_value.body);
+        let forced = apply("second", true, "second").await;
+        assert_eq!((forced.status, &forced.body["data"]["owner"]), (200, &json!("second")));
+        let merge_with_force = api
+            .call_typed("PATCH", &format!("{path}?force=true"), "application/merge-patch+json", json!({"data": {}}))
+            .await;
+        assert_status(&merge_with_force, 422, "Invalid");
+        assert_eq!(merge_with_force.body["details"]["causes"][0]["field"], "force", "force is only for apply");
+    }
+
+    #[tokio::test]
+    async fn a_deleted_namespace_is_terminating_and_refuses_new_objects_with_403() {
+        let api = Api::new();
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}});
+        let created = api.call("POST", "/api/v1/namespaces", Some(ns)).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(created.body["spec"]["finalizers"], json!(["kubernetes"]));
+        assert_eq!(created.body["status"]["phase"], "Active");
+        let deleted = api.call("DELETE", "/api/v1/namespaces/doomed", None).await;
+        assert_eq!(deleted.status, 200, "{}", deleted.body);
+        assert_eq!(deleted.body["status"]["phase"], "Terminating");
+        assert!(deleted.body["metadata"]["deletionTimestamp"].is_string(), "{}", deleted.body);
+        // No namespace controller runs under the bare router, so it stays Terminating.
+        let refused =
+            api.call("POST", "/api/v1/namespaces/doomed/configmaps", Some(json!({"metadata": {"name": "late"}}))).await;
+        assert_status(&refused, 403, "Forbidden");
+        assert!(
+            refused.body["message"].as_str().unwrap().contains("because it is being terminated"),
+            "{}",
+            refused.body
+        );
+    }
+
+    #[tokio::test]
+    async fn custom_resources_start_at_generation_1_bump_it_on_spec_changes_and_need_a_resource_version_to_replace() {
+        let api = Api::new();
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "gadgets.router.example.com"},
+            "spec": {"group": "router.example.com", "scope": "Namespaced",
+                     "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget", "listKind": "GadgetList"},
+                     "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]},
+        });
+        let made = api.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Some(crd)).await;
+        assert_eq!(made.status, 201, "{}", made.body);
+        assert_eq!(made.body["metadata"]["generation"], 1);
+        assert_eq!(made.body["status"]["acceptedNames"]["kind"], "Gadget");
+        assert_eq!(made.body["status"]["storedVersions"], json!(["v1"]));
+        let discovered = api.call("GET", "/apis/router.example.com/v1", None).await;
+        assert_eq!(discovered.body["resources"][0]["name"], "gadgets", "{}", discovered.body);
+
+        let path = "/apis/router.example.com/v1/namespaces/default/gadgets";
+        let gadget = json!({"apiVersion": "router.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"},
+                            "spec": {"size": 1}, "status": {"ready": true}});
+        let created = api.call("POST", path, Some(gadget)).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        assert_eq!(created.body["metadata"]["generation"], 1);
+        assert!(created.body.get("status").is_none(), "create drops status under a /status subresource");
+        let patched = api.call("PATCH", &format!("{path}/g"), Some(json!({"spec": {"size": 2}}))).await;
+        assert_eq!(patched.body["metadata"]["generation"], 2, "{}", patched.body);
+        let labelled = api.call("PATCH", &format!("{path}/g"), Some(json!({"metadata": {"labels": {"a": "b"}}}))).await;
+        assert_eq!(labelled.body["metadata"]["generation"], 2, "metadata changes do not bump generation");
+
+        let mut unversioned = labelled.body.clone();
+        unversioned["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        let refused = api.call("PUT", &format!("{path}/g"), Some(unversioned)).await;
+        assert_status(&refused, 422, "Invalid");
+        assert!(
+            refused.body["message"].as_str().unwrap().contains("must be specified for an update"),
+            "{}",
+            refused.body
+        );
     }
 }
