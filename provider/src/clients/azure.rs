@@ -394,8 +394,28 @@ impl AzureClient {
         format!("{}{path}{sep}api-version={API_VERSION}", self.endpoint)
     }
 
-    /// One request; the answer's status, headers and JSON body (Null when empty).
+    /// One request; the answer's status, headers and JSON body (Null when empty). A token ARM refuses (401)
+    /// is dropped and the request sent again with a fresh one.
     async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        budget: &Budget,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Value), AzureError> {
+        // A few renewals, for tokens ARM drops early; a token refused every time is a real refusal.
+        for _ in 0..3 {
+            match self.send_once(method.clone(), url, body, budget).await {
+                Err(AzureError::Rejected { code, .. }) if code.ends_with("AuthenticationToken") => {
+                    *self.token.lock().await = None;
+                }
+                other => return other,
+            }
+        }
+        self.send_once(method, url, body, budget).await
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         url: &str,
@@ -420,10 +440,6 @@ impl AzureClient {
             if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
         if status.is_success() {
             return Ok((status, headers, json));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            // A token revoked or expired early: drop it so the retry signs in again.
-            *self.token.lock().await = None;
         }
         Err(classify(&call, status, retry_after(&headers), &json, &text))
     }
@@ -450,24 +466,35 @@ impl AzureClient {
     ) -> Result<T, AzureError> {
         let url = self.url(&id.to_string());
         let body = serde_json::to_value(body).expect("request bodies encode");
-        let (status, headers, _) =
-            with_retries(budget, &format!("PUT {id}"), || self.send(Method::PUT, &url, Some(&body), budget)).await?;
-        if status == StatusCode::CREATED || status == StatusCode::ACCEPTED {
-            self.follow(&format!("PUT {id}"), &headers, budget).await?;
-        }
+        let call = format!("PUT {id}");
+        // The whole write is retried, its operation included: an operation that failed because another one
+        // ran on the same resource may pass the next time.
+        with_retries(budget, &call, || async {
+            let (status, headers, _) = self.send(Method::PUT, &url, Some(&body), budget).await?;
+            if status == StatusCode::CREATED || status == StatusCode::ACCEPTED {
+                self.follow(&call, &headers, budget).await?;
+            }
+            Ok(())
+        })
+        .await?;
         self.get(id, budget).await
     }
 
     /// `DELETE`, followed to its end when long-running; an object already gone is success.
     pub async fn delete(&self, id: &ResourceId, budget: &Budget) -> Result<(), AzureError> {
         let url = self.url(&id.to_string());
-        let answer =
-            with_retries(budget, &format!("DELETE {id}"), || self.send(Method::DELETE, &url, None, budget)).await;
+        let call = format!("DELETE {id}");
+        let answer: Result<(), AzureError> = with_retries(budget, &call, || async {
+            let (status, headers, _) = self.send(Method::DELETE, &url, None, budget).await?;
+            if status == StatusCode::ACCEPTED {
+                self.follow(&call, &headers, budget).await?;
+            }
+            Ok(())
+        })
+        .await;
         match answer {
-            Ok((StatusCode::ACCEPTED, headers, _)) => self.follow(&format!("DELETE {id}"), &headers, budget).await,
-            Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e),
+            other => other,
         }
     }
 

@@ -73,7 +73,8 @@ impl Default for Backoff {
     }
 }
 
-/// Runs `op` until it succeeds, fails with an error that is not retryable, or the budget ends.
+/// Runs `op` until it succeeds, fails with an error that is not retryable, or the budget ends (then the
+/// last error is reported as out of time).
 pub async fn with_retries<T, E, F, Fut>(budget: &Budget, what: &str, mut op: F) -> Result<T, E>
 where
     E: Retryable + std::fmt::Display,
@@ -86,13 +87,16 @@ where
         if budget.cancel.is_cancelled() {
             return Err(E::cancelled());
         }
+        let attempt = Instant::now();
         let error = match op().await {
             Ok(value) => return Ok(value),
             Err(e) => e,
         };
         let Some(at_least) = error.retry_after() else { return Err(error) };
         let delay = backoff.next_delay(at_least);
-        if delay >= budget.remaining() {
+        // An attempt that could not finish in the time left is not started: the last error says more than a
+        // timeout in the middle of it would.
+        if delay + attempt.elapsed() >= budget.remaining() {
             return Err(error.out_of_time(started.elapsed()));
         }
         tracing::info!(%error, retry_in_ms = delay.as_millis() as u64, "{what}: retrying");
