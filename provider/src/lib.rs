@@ -14,3 +14,4 @@ pub mod functions;
 pub mod plugin;
 pub mod policy;
 pub mod provider;
+pub mod resources;

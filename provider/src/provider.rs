@@ -6,14 +6,17 @@
 //! `Display` never show the value.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::azure::AzureClient;
+use crate::clients::controller::ControllerClient;
 use crate::data_sources::domains::DomainsDataSource;
 use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
+use crate::resources::gateway::GatewayResource;
 
 /// Configuration of the Aviatrix MCP egress provider. Every attribute may instead come from the
 /// environment variable named in its description; the block's value wins over the environment.
@@ -331,16 +334,62 @@ impl Settings {
     }
 }
 
-/// The provider: its settings once configured, and its components.
+/// The provider: its settings once configured, the clients built from them on first use, and its
+/// components.
 #[derive(Default)]
 pub struct AviatrixProvider {
     settings: RwLock<Option<Arc<Settings>>>,
+    controller: OnceLock<ControllerClient>,
+    azure: OnceLock<AzureClient>,
+}
+
+/// A client that could not be built: the diagnostic names the provider attribute to set.
+fn client_unavailable(system: &str, detail: impl std::fmt::Display) -> Diagnostics {
+    Diagnostic::error(format!("The provider cannot reach {system}"), detail.to_string()).into()
+}
+
+/// The cell's client, built with `build` the first time it is needed.
+fn lazily<T: Clone>(cell: &OnceLock<T>, build: impl FnOnce() -> Result<T, Diagnostics>) -> Result<T, Diagnostics> {
+    if let Some(client) = cell.get() {
+        return Ok(client.clone());
+    }
+    let client = build()?;
+    Ok(cell.get_or_init(|| client).clone())
 }
 
 impl AviatrixProvider {
     /// The configured settings; resources call this when they first need a client.
     pub fn settings(&self) -> Option<Arc<Settings>> {
         self.settings.read().expect("settings lock").clone()
+    }
+
+    fn configured(&self) -> Result<Arc<Settings>, Diagnostics> {
+        self.settings().ok_or_else(|| {
+            Diagnostic::error(
+                "The provider is not configured",
+                "Terraform did not configure the provider before using it.",
+            )
+            .into()
+        })
+    }
+
+    /// The controller client, built once from the controller settings.
+    pub fn controller(&self) -> Result<ControllerClient, Diagnostics> {
+        lazily(&self.controller, || {
+            let settings = self.configured()?;
+            let client = ControllerClient::new(&settings.controller)
+                .map_err(|e| client_unavailable("the Aviatrix controller", e))?;
+            tracing::info!(controller = %client.url(), "using the Aviatrix controller");
+            Ok(client)
+        })
+    }
+
+    /// The Azure client, built once from the azure settings.
+    pub fn azure(&self) -> Result<AzureClient, Diagnostics> {
+        lazily(&self.azure, || {
+            let settings = self.configured()?;
+            AzureClient::new(&settings.azure).map_err(|e| client_unavailable("Azure", e))
+        })
     }
 }
 
@@ -370,7 +419,7 @@ impl Provider for AviatrixProvider {
     }
 
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {
-        Vec::new()
+        vec![Arc::new(GatewayResource { provider: self.clone() })]
     }
 
     fn functions(self: &Arc<Self>) -> Vec<Arc<dyn DynFunction>> {

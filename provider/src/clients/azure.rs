@@ -27,6 +27,67 @@ pub const API_VERSION: &str = "2024-03-01";
 /// The token scope: the public ARM audience, whatever endpoint the calls go to.
 const SCOPE: &str = "https://management.azure.com/.default";
 
+/// Azure public-cloud locations: the name ARM and our attributes use, and the display name the controller's
+/// `vpc_region` takes (learn.microsoft.com, "Azure geographies"; `az account list-locations`).
+pub const LOCATIONS: [(&str, &str); 44] = [
+    ("eastus", "East US"),
+    ("eastus2", "East US 2"),
+    ("centralus", "Central US"),
+    ("northcentralus", "North Central US"),
+    ("southcentralus", "South Central US"),
+    ("westcentralus", "West Central US"),
+    ("westus", "West US"),
+    ("westus2", "West US 2"),
+    ("westus3", "West US 3"),
+    ("canadacentral", "Canada Central"),
+    ("canadaeast", "Canada East"),
+    ("brazilsouth", "Brazil South"),
+    ("mexicocentral", "Mexico Central"),
+    ("northeurope", "North Europe"),
+    ("westeurope", "West Europe"),
+    ("uksouth", "UK South"),
+    ("ukwest", "UK West"),
+    ("francecentral", "France Central"),
+    ("germanywestcentral", "Germany West Central"),
+    ("italynorth", "Italy North"),
+    ("norwayeast", "Norway East"),
+    ("polandcentral", "Poland Central"),
+    ("spaincentral", "Spain Central"),
+    ("swedencentral", "Sweden Central"),
+    ("switzerlandnorth", "Switzerland North"),
+    ("uaenorth", "UAE North"),
+    ("qatarcentral", "Qatar Central"),
+    ("israelcentral", "Israel Central"),
+    ("southafricanorth", "South Africa North"),
+    ("centralindia", "Central India"),
+    ("southindia", "South India"),
+    ("westindia", "West India"),
+    ("eastasia", "East Asia"),
+    ("southeastasia", "Southeast Asia"),
+    ("japaneast", "Japan East"),
+    ("japanwest", "Japan West"),
+    ("koreacentral", "Korea Central"),
+    ("koreasouth", "Korea South"),
+    ("australiaeast", "Australia East"),
+    ("australiasoutheast", "Australia Southeast"),
+    ("australiacentral", "Australia Central"),
+    ("newzealandnorth", "New Zealand North"),
+    ("indonesiacentral", "Indonesia Central"),
+    ("malaysiawest", "Malaysia West"),
+];
+
+/// The display name of a location name (`eastus` gives `East US`).
+pub fn location_display_name(location: &str) -> Option<&'static str> {
+    LOCATIONS.iter().find(|(name, _)| name.eq_ignore_ascii_case(location)).map(|(_, display)| *display)
+}
+
+/// The location name of a display name (`East US` gives `eastus`), ignoring case and spaces.
+pub fn location_of_display_name(display: &str) -> Option<&'static str> {
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+    let wanted = squeeze(display);
+    LOCATIONS.iter().find(|(name, shown)| squeeze(shown) == wanted || *name == wanted).map(|(name, _)| *name)
+}
+
 /// What went wrong talking to ARM.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AzureError {

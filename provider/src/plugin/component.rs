@@ -178,8 +178,8 @@ impl<D: DataSource> DynDataSource for D {
     fn validate(&self, config: &Value) -> Diagnostics {
         match from_value::<D::Model>(config) {
             Ok(model) => DataSource::validate(self, &model),
-            // Not yet known values are checked again before read, when they are known.
-            Err(_) if config.contains_unknown() => Diagnostics::default(),
+            // A value not yet known is checked again before read, when it is known.
+            Err(e) if config.unknown_along(&e.path) => Diagnostics::default(),
             Err(e) => bridge_diagnostic("configuration", e).into(),
         }
     }
@@ -231,7 +231,8 @@ impl<R: Resource> DynResource for R {
     fn validate(&self, config: &Value) -> Diagnostics {
         match from_value::<R::State>(config) {
             Ok(state) => Resource::validate(self, &state),
-            Err(_) if config.contains_unknown() => Diagnostics::default(),
+            // A value not yet known is checked again at plan and apply, when it is known.
+            Err(e) if config.unknown_along(&e.path) => Diagnostics::default(),
             Err(e) => bridge_diagnostic("configuration", e).into(),
         }
     }

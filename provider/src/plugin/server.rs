@@ -337,7 +337,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let diagnostics = match decode(req.config.as_ref(), &ty) {
             Ok(config) => match super::bridge::from_value::<P::Config>(&config) {
                 Ok(typed) => self.provider.validate(&typed),
-                Err(_) if config.contains_unknown() => Diagnostics::default(),
+                Err(e) if config.unknown_along(&e.path) => Diagnostics::default(),
                 Err(e) => super::component::bridge_diagnostic("provider configuration", e).into(),
             },
             Err(d) => d,
