@@ -161,6 +161,8 @@ pub struct TableRoute {
     pub vpc_id: String,
     /// What the route for the destination points at now; `None` when the table has no such route.
     pub target: Option<RouteTarget>,
+    /// The table's tags.
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A client for EC2 in one region; cheap to clone.
@@ -242,10 +244,16 @@ impl AwsClient {
                     .iter()
                     .find(|r| r.destination_cidr_block() == Some(destination))
                     .and_then(RouteTarget::of);
+                let tags = table
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                    .collect();
                 Ok(TableRoute {
                     route_table_id: id.clone(),
                     vpc_id: table.vpc_id().unwrap_or_default().to_string(),
                     target,
+                    tags,
                 })
             })
             .collect()
@@ -287,31 +295,60 @@ impl AwsClient {
     ) -> Result<(), AwsError> {
         let what = format!("route table {table}");
         with_retries(budget, "route write", || async {
-            if exists {
-                let mut call = self.ec2.replace_route().route_table_id(table).destination_cidr_block(destination);
-                call = match target {
-                    RouteTarget::Gateway(id) => call.gateway_id(id),
-                    RouteTarget::NatGateway(id) => call.nat_gateway_id(id),
-                    RouteTarget::NetworkInterface(id) => call.network_interface_id(id),
-                    RouteTarget::TransitGateway(id) => call.transit_gateway_id(id),
-                    RouteTarget::VpcPeering(id) => call.vpc_peering_connection_id(id),
-                    RouteTarget::Instance(id) => call.instance_id(id),
-                    RouteTarget::Other(id) => call.gateway_id(id),
+            // The two calls take the same target fields; a macro keeps one list of them.
+            macro_rules! aimed {
+                ($call:expr) => {
+                    match target {
+                        RouteTarget::Gateway(id) | RouteTarget::Other(id) => $call.gateway_id(id),
+                        RouteTarget::NatGateway(id) => $call.nat_gateway_id(id),
+                        RouteTarget::NetworkInterface(id) => $call.network_interface_id(id),
+                        RouteTarget::TransitGateway(id) => $call.transit_gateway_id(id),
+                        RouteTarget::VpcPeering(id) => $call.vpc_peering_connection_id(id),
+                        RouteTarget::Instance(id) => $call.instance_id(id),
+                    }
                 };
-                call.send().await.map(|_| ()).map_err(|e| classify("ReplaceRoute", &what, e))
-            } else {
-                let mut call = self.ec2.create_route().route_table_id(table).destination_cidr_block(destination);
-                call = match target {
-                    RouteTarget::Gateway(id) => call.gateway_id(id),
-                    RouteTarget::NatGateway(id) => call.nat_gateway_id(id),
-                    RouteTarget::NetworkInterface(id) => call.network_interface_id(id),
-                    RouteTarget::TransitGateway(id) => call.transit_gateway_id(id),
-                    RouteTarget::VpcPeering(id) => call.vpc_peering_connection_id(id),
-                    RouteTarget::Instance(id) => call.instance_id(id),
-                    RouteTarget::Other(id) => call.gateway_id(id),
-                };
-                call.send().await.map(|_| ()).map_err(|e| classify("CreateRoute", &what, e))
             }
+            if exists {
+                let call = self.ec2.replace_route().route_table_id(table).destination_cidr_block(destination);
+                aimed!(call).send().await.map(|_| ()).map_err(|e| classify("ReplaceRoute", &what, e))
+            } else {
+                let call = self.ec2.create_route().route_table_id(table).destination_cidr_block(destination);
+                aimed!(call).send().await.map(|_| ()).map_err(|e| classify("CreateRoute", &what, e))
+            }
+        })
+        .await
+    }
+
+    /// Sets one tag on a resource (a route table).
+    pub async fn set_tag(&self, resource: &str, key: &str, value: &str, budget: &Budget) -> Result<(), AwsError> {
+        let what = resource.to_string();
+        let tag = aws_sdk_ec2::types::Tag::builder().key(key).value(value).build();
+        with_retries(budget, "CreateTags", || async {
+            self.ec2
+                .create_tags()
+                .resources(resource)
+                .tags(tag.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("CreateTags", &what, e))
+        })
+        .await
+    }
+
+    /// Removes one tag from a resource.
+    pub async fn remove_tag(&self, resource: &str, key: &str, budget: &Budget) -> Result<(), AwsError> {
+        let what = resource.to_string();
+        let tag = aws_sdk_ec2::types::Tag::builder().key(key).build();
+        with_retries(budget, "DeleteTags", || async {
+            self.ec2
+                .delete_tags()
+                .resources(resource)
+                .tags(tag.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("DeleteTags", &what, e))
         })
         .await
     }
