@@ -18,6 +18,7 @@ use crate::data_sources::domains::DomainsDataSource;
 use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
+use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
 use crate::resources::masquerade::MasqueradeResource;
 use crate::resources::route::RouteResource;
@@ -449,6 +450,7 @@ impl Provider for AviatrixProvider {
             Arc::new(GatewayResource { provider: self.clone() }),
             Arc::new(RouteResource { provider: self.clone() }),
             Arc::new(MasqueradeResource { provider: self.clone() }),
+            Arc::new(ClusterResource { provider: self.clone() }),
         ]
     }
 
