@@ -79,6 +79,9 @@ pub const REGIONS: [(&str, &str); 10] = [
     ("uksouth", "UK South"),
 ];
 
+/// The baseline VNet's gateway subnet.
+pub const GATEWAY_SUBNET_CIDR: &str = "10.20.0.0/24";
+
 /// Settings and identities of the Azure emulator.
 #[derive(Clone, Debug)]
 pub struct AzureConfig {
@@ -257,7 +260,7 @@ impl Azure {
             (
                 format!("{vnet_id}/subnets/gateway"),
                 json!({"name": "gateway", "type": "Microsoft.Network/virtualNetworks/subnets",
-                       "properties": {"addressPrefix": "10.20.0.0/24"}}),
+                       "properties": {"addressPrefix": GATEWAY_SUBNET_CIDR}}),
             ),
             (
                 format!("{vnet_id}/subnets/nodes-a"),
@@ -278,6 +281,20 @@ impl Azure {
         }
         *self.state.lock().unwrap() = state;
         Ok(())
+    }
+
+    /// The ARM ID of the baseline's VNet.
+    pub fn vnet_id(&self) -> String {
+        self.network_id(&self.config.resource_group, &format!("virtualNetworks/{}", self.config.vnet_name))
+    }
+
+    /// The resource ID of the lab's AKS cluster, backed by the lab's Kubernetes API: what `cluster_id` is for
+    /// AKS at onboarding (reference §4.2).
+    pub fn aks_cluster_id(&self) -> String {
+        format!(
+            "{}/providers/Microsoft.ContainerService/managedClusters/lab-aks",
+            self.group_id(&self.config.resource_group)
+        )
     }
 
     /// The baseline's node route table IDs.
@@ -496,8 +513,14 @@ impl Emulator for Azure {
             ("LAB_AZURE_VNET_NAME".into(), c.vnet_name.clone()),
             ("LAB_AZURE_REGION".into(), display.to_string()),
             ("LAB_AZURE_LOCATION".into(), c.location.clone()),
-            ("LAB_AZURE_GATEWAY_SUBNET_CIDR".into(), "10.20.0.0/24".into()),
+            ("LAB_AZURE_GATEWAY_SUBNET_CIDR".into(), GATEWAY_SUBNET_CIDR.into()),
             ("LAB_AZURE_NODE_ROUTE_TABLE_IDS".into(), self.node_route_table_ids().join(",")),
+            ("LAB_AKS_CLUSTER_ID".into(), self.aks_cluster_id()),
+            ("TF_VAR_azure_location".into(), c.location.clone()),
+            ("TF_VAR_azure_vnet_id".into(), self.vnet_id()),
+            ("TF_VAR_azure_gateway_subnet_cidr".into(), GATEWAY_SUBNET_CIDR.into()),
+            ("TF_VAR_azure_node_route_table_ids".into(), crate::aws::tf_list(&self.node_route_table_ids())),
+            ("TF_VAR_aks_cluster_id".into(), self.aks_cluster_id()),
         ]
     }
 

@@ -10,6 +10,7 @@ mod actions;
 pub mod reconcile;
 mod rest;
 pub mod selector;
+mod sizes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -73,6 +74,15 @@ pub trait CloudHost: Send + Sync {
     fn references<'a>(&'a self, instance: &'a Instance) -> BoxFuture<'a, Result<Vec<String>, String>>;
     /// Removes the instance and its network interface.
     fn terminate<'a>(&'a self, instance: &'a Instance) -> BoxFuture<'a, Result<(), String>>;
+    /// Changes the instance's size (EC2 instance type, Azure VM size), as a gateway resize does.
+    fn resize<'a>(&'a self, instance: &'a Instance, size: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// Replaces the user tags on the instance: `tags` after, `previous` before (keys to remove).
+    fn retag<'a>(
+        &'a self,
+        instance: &'a Instance,
+        previous: &'a BTreeMap<String, String>,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// A gateway placement, as `create_multicloud_primary_gateway` gives it.
@@ -109,6 +119,10 @@ pub struct ControllerConfig {
     pub aws_account_number: String,
     pub azure_account_name: String,
     pub azure_subscription_id: String,
+    /// Managed clusters the lab's clouds hold (the EKS ARN, the AKS resource ID): onboarded with
+    /// `use_csp_credentials`, the controller reaches them through the cloud account, and they are backed by
+    /// the lab's Kubernetes API.
+    pub known_clusters: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -205,6 +219,7 @@ const CONTROLLER_FAULTS: &[FaultKind] = &[
     FaultKind::TaskFailed,
     FaultKind::TaskStuck,
     FaultKind::SlowTask,
+    FaultKind::PartialCluster,
 ];
 
 impl Controller {
@@ -410,6 +425,8 @@ impl Emulator for Controller {
             ("AVIATRIX_CA_FILE".into(), self.ca_file.clone()),
             ("LAB_AWS_ACCOUNT_NAME".into(), self.config.aws_account_name.clone()),
             ("LAB_AZURE_ACCOUNT_NAME".into(), self.config.azure_account_name.clone()),
+            ("TF_VAR_aws_account_name".into(), self.config.aws_account_name.clone()),
+            ("TF_VAR_azure_account_name".into(), self.config.azure_account_name.clone()),
         ]
     }
 

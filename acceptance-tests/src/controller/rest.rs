@@ -553,8 +553,46 @@ fn cluster_body(state: &ControllerState, body: &Bytes, id: &str) -> Result<Value
             return Err(bad_request(format!("resource.network_mode = {mode:?}; use FLAT or OVERLAY")));
         }
     }
+    // The state is the controller's to say, whatever the body claims.
+    map.remove("status");
+    map.remove("status_message");
     map.insert("id".into(), Value::String(id.to_string()));
     Ok(Value::Object(map))
+}
+
+/// The states a cluster registers in (docs/controller-api.md, "Cluster state"): `status` on the cluster as
+/// GET returns it. Only a `Connected` cluster's FirewallPolicies are reconciled.
+pub const CLUSTER_CONNECTED: &str = "Connected";
+/// Registered, but the controller cannot list the cluster's custom resources: label SmartGroups never resolve.
+pub const CLUSTER_PARTIAL: &str = "Partial";
+/// The controller has no way into the cluster: no kubeconfig, and no managed cluster by that ID in the
+/// clouds its accounts reach.
+pub const CLUSTER_DISCONNECTED: &str = "Disconnected";
+
+/// Whether `cluster_id` names a managed cluster of the lab's clouds. AKS IDs are compared without regard to
+/// case: the reference leaves their casing unsettled, and ARM IDs are case-insensitive.
+fn known_cluster(c: &Controller, cluster_id: &str) -> bool {
+    c.config.known_clusters.iter().any(|known| known.eq_ignore_ascii_case(cluster_id))
+}
+
+/// Decides the state a cluster registers in, and stores it on the cluster with an explanation.
+fn register(c: &Controller, cluster: &mut Value) {
+    let cluster_id = cluster.get("cluster_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let kube_config =
+        cluster.pointer("/credential/kube_config").and_then(Value::as_str).is_some_and(|k| !k.trim().is_empty());
+    let use_csp = cluster.pointer("/credential/use_csp_credentials").and_then(Value::as_bool).unwrap_or(false);
+    let (status, message) = if !kube_config && !(use_csp && known_cluster(c, &cluster_id)) {
+        (
+            CLUSTER_DISCONNECTED,
+            format!("no managed cluster {cluster_id} in the clouds of the controller's accounts, and no kubeconfig"),
+        )
+    } else if c.faults.fires(FaultKind::PartialCluster).is_some() {
+        (CLUSTER_PARTIAL, "the controller cannot list the cluster's custom resources".to_string())
+    } else {
+        (CLUSTER_CONNECTED, String::new())
+    };
+    cluster["status"] = json!(status);
+    cluster["status_message"] = json!(message);
 }
 
 fn cluster_not_found(id: &str) -> Response {
@@ -577,7 +615,8 @@ async fn list_clusters(State(c): State<Arc<Controller>>) -> Reply {
 
 async fn create_cluster(State(c): State<Arc<Controller>>, body: Bytes) -> Reply {
     let id = new_uuid();
-    let cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    let mut cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    register(&c, &mut cluster);
     c.mutate(|s| s.clusters.insert(id.clone(), cluster));
     ok(json!({ "id": id }))
 }
@@ -590,7 +629,8 @@ async fn put_cluster(State(c): State<Arc<Controller>>, Path(id): Path<String>, b
     if !c.read(|s| s.clusters.contains_key(&id)) {
         return Err(cluster_not_found(&id));
     }
-    let cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    let mut cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    register(&c, &mut cluster);
     c.mutate(|s| s.clusters.insert(id.clone(), cluster));
     ok(json!({}))
 }
