@@ -540,3 +540,205 @@ fn disable_syslog(controller: &Controller, params: &Params) -> Result<Value, Str
     controller.mutate(|s| s.syslog.remove(&index));
     Ok(Value::String(format!("Remote syslog logging for profile {index} disabled")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::super::{CloudHost, Controller, ControllerConfig, Instance, LaunchRequest, CLOUD_AWS};
+    use crate::emulator::BoxFuture;
+    use crate::fault::{FaultKind, FaultSetting};
+
+    /// A cloud that launches at once and records what the controller asks of it.
+    #[derive(Default)]
+    struct RecordingCloud {
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl CloudHost for RecordingCloud {
+        fn launch<'a>(&'a self, request: &'a LaunchRequest) -> BoxFuture<'a, Result<Instance, String>> {
+            self.calls.lock().unwrap().push(format!("launch {} {}", request.gw_name, request.gw_size));
+            Box::pin(async move {
+                Ok(Instance {
+                    instance_id: "i-1".into(),
+                    network_interface_id: "eni-1".into(),
+                    private_ip: "10.10.0.4".into(),
+                    security_group_id: "sg-1".into(),
+                    subnet_id: "subnet-1".into(),
+                })
+            })
+        }
+        fn references<'a>(&'a self, _: &'a Instance) -> BoxFuture<'a, Result<Vec<String>, String>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn terminate<'a>(&'a self, _: &'a Instance) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn resize<'a>(&'a self, instance: &'a Instance, size: &'a str) -> BoxFuture<'a, Result<(), String>> {
+            self.calls.lock().unwrap().push(format!("resize {} {size}", instance.instance_id));
+            Box::pin(async { Ok(()) })
+        }
+        fn retag<'a>(
+            &'a self,
+            instance: &'a Instance,
+            previous: &'a BTreeMap<String, String>,
+            tags: &'a BTreeMap<String, String>,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            self.calls.lock().unwrap().push(format!("retag {} {previous:?} -> {tags:?}", instance.instance_id));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    struct Fixture {
+        controller: Arc<Controller>,
+        cloud: Arc<RecordingCloud>,
+        cid: String,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let config = ControllerConfig::for_tests(&[]);
+            let cloud = Arc::new(RecordingCloud::default());
+            let clouds: std::collections::HashMap<u32, Arc<dyn CloudHost>> =
+                [(CLOUD_AWS, cloud.clone() as Arc<dyn CloudHost>)].into();
+            let controller = Controller::open(dir.path(), config, clouds).unwrap();
+            let cid = controller.new_session("admin");
+            let fixture = Fixture { controller, cloud, cid, _dir: dir };
+            let created = fixture
+                .action(&[
+                    ("action", "create_multicloud_primary_gateway"),
+                    ("cloud_type", "1"),
+                    ("account_name", "lab-aws"),
+                    ("gw_name", "gw1"),
+                    ("gw_size", "t3.small"),
+                    ("vpc_id", "vpc-1"),
+                    ("vpc_region", "us-east-1"),
+                    ("gw_subnet", "10.10.0.0/24"),
+                    ("json_tags", r#"{"owner":"lab"}"#),
+                ])
+                .await;
+            assert_eq!(created["return"], true, "{created}");
+            fixture
+        }
+
+        /// A v2 form POST through the router; the answer's envelope.
+        async fn action(&self, params: &[(&str, &str)]) -> Value {
+            let mut form = vec![("CID", self.cid.as_str())];
+            form.extend_from_slice(params);
+            let request = Request::post("/v2/api")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(serde_urlencoded::to_string(&form).unwrap()))
+                .unwrap();
+            let response = self.controller.router().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200, "v2 answers HTTP 200, failures included");
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        }
+
+        fn size(&self) -> String {
+            self.controller.read(|s| s.gateways["gw1"].vpc_size.clone())
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.cloud.calls.lock().unwrap().clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn edit_gw_config_resizes_the_gateway_and_its_instance_or_says_why_not() {
+        let f = Fixture::new().await;
+        let resize = |size: &'static str| {
+            [("action", "edit_gw_config"), ("cloud_type", "1"), ("gw_name", "gw1"), ("gw_size", size)]
+        };
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[("action", "edit_gw_config"), ("cloud_type", "1"), ("gw_name", "gw1")],
+                "Missing required parameter: gw_size",
+            ),
+            (
+                &[("action", "edit_gw_config"), ("cloud_type", "1"), ("gw_name", "gw9"), ("gw_size", "t3.medium")],
+                "Gateway gw9 does not exist",
+            ),
+            (
+                &[("action", "edit_gw_config"), ("cloud_type", "8"), ("gw_name", "gw1"), ("gw_size", "t3.medium")],
+                "is of cloud_type 1, not 8",
+            ),
+            (&resize("Standard_B2ms"), "Gateway size Standard_B2ms is not a valid instance size for AWS"),
+        ];
+        for (params, reason) in cases {
+            let reply = f.action(params).await;
+            assert_eq!(reply["return"], false, "{params:?}");
+            assert!(reply["reason"].as_str().unwrap().contains(reason), "{params:?}: {reply}");
+        }
+        assert_eq!(f.size(), "t3.small", "a refused resize changes nothing");
+
+        let reply = f.action(&resize("t3.medium")).await;
+        assert_eq!(
+            reply,
+            json!({"return": true, "results": "Successfully updated gateway gw1 size to t3.medium.", "reason": ""})
+        );
+        assert_eq!(f.size(), "t3.medium");
+        assert_eq!(f.calls().last().unwrap(), "resize i-1 t3.medium");
+
+        // Async: the request ID now, the outcome through check_task_status.
+        let mut params = resize("t3.large").to_vec();
+        params.push(("async", "true"));
+        let started = f.action(&params).await;
+        let request_id = started["results"].as_str().unwrap().to_string();
+        let done = f.action(&[("action", "check_task_status"), ("request_id", &request_id)]).await;
+        assert_eq!(done["return"], true, "{done}");
+        assert_eq!(f.size(), "t3.large");
+
+        // task-failed: the task fails and the size stays.
+        f.controller.faults.set("controller", FaultSetting::always(FaultKind::TaskFailed, 0)).unwrap();
+        let failed = f.action(&resize("t3.xlarge")).await;
+        assert_eq!(failed["return"], false, "{failed}");
+        assert_eq!(f.size(), "t3.large");
+    }
+
+    #[tokio::test]
+    async fn update_resource_tags_replaces_the_tags_on_the_controller_and_the_instance() {
+        let f = Fixture::new().await;
+        let tags = |json: &'static str| {
+            [
+                ("action", "update_resource_tags"),
+                ("cloud_type", "1"),
+                ("resource_type", "gw"),
+                ("resource_name", "gw1"),
+                ("new_tag_json", json),
+            ]
+        };
+        let list =
+            [("action", "list_resource_tags"), ("cloud_type", "1"), ("resource_type", "gw"), ("resource_name", "gw1")];
+        assert_eq!(f.action(&list).await["results"]["usr_tags"], json!({"owner": "lab"}), "json_tags at create");
+
+        let reply = f.action(&tags(r#"{"team":"mcp"}"#)).await;
+        assert_eq!(reply["return"], true, "{reply}");
+        assert_eq!(f.action(&list).await["results"]["usr_tags"], json!({"team": "mcp"}));
+        assert_eq!(f.calls().last().unwrap(), r#"retag i-1 {"owner": "lab"} -> {"team": "mcp"}"#);
+
+        let cases = [
+            (tags("[1]"), "expected a JSON object"),
+            (tags(r#"{"n":1}"#), "is not a string"),
+            (tags(r#"{"aws:x":"y"}"#), "the aws: prefix is reserved"),
+            (tags("{"), "Invalid new_tag_json"),
+        ];
+        for (params, reason) in cases {
+            let reply = f.action(&params).await;
+            assert_eq!(reply["return"], false, "{params:?}");
+            assert!(reply["reason"].as_str().unwrap().contains(reason), "{params:?}: {reply}");
+        }
+        let mut wrong_type = tags("{}");
+        wrong_type[2] = ("resource_type", "vpc");
+        assert!(f.action(&wrong_type).await["reason"].as_str().unwrap().contains("Invalid resource_type vpc"));
+        assert_eq!(f.action(&list).await["results"]["usr_tags"], json!({"team": "mcp"}), "refusals change nothing");
+    }
+}

@@ -125,6 +125,24 @@ pub struct ControllerConfig {
     pub known_clusters: Vec<String>,
 }
 
+#[cfg(test)]
+impl ControllerConfig {
+    /// Settings for the module's tests: tasks that end at once, the lab's account names.
+    pub(crate) fn for_tests(known_clusters: &[&str]) -> ControllerConfig {
+        ControllerConfig {
+            username: "admin".into(),
+            password: "pw".into(),
+            cid_lifetime: Duration::from_secs(60),
+            task_duration: Duration::from_millis(0),
+            aws_account_name: "lab-aws".into(),
+            aws_account_number: "123456789012".into(),
+            azure_account_name: "lab-azure".into(),
+            azure_subscription_id: "s".into(),
+            known_clusters: known_clusters.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Account {
     pub account_name: String,

@@ -489,17 +489,7 @@ mod tests {
     }
 
     fn controller(dir: &std::path::Path) -> Arc<Controller> {
-        let config = super::super::ControllerConfig {
-            username: "admin".into(),
-            password: "pw".into(),
-            cid_lifetime: Duration::from_secs(60),
-            task_duration: Duration::from_millis(10),
-            aws_account_name: "aws".into(),
-            aws_account_number: "1".into(),
-            azure_account_name: "azure".into(),
-            azure_subscription_id: "s".into(),
-            known_clusters: vec!["arn:c".into()],
-        };
+        let config = super::super::ControllerConfig::for_tests(&["arn:c"]);
         Controller::open(dir, config, Default::default()).unwrap()
     }
 
