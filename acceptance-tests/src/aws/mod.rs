@@ -395,6 +395,8 @@ impl Emulator for Aws {
             ("AWS_ENDPOINT_URL_EC2".into(), url),
             ("AWS_CA_BUNDLE".into(), self.ca_file.clone()),
             ("AWS_REGION".into(), self.ec2.region.clone()),
+            // boto3 and the AWS CLI read the region from AWS_DEFAULT_REGION, the Rust SDK from AWS_REGION.
+            ("AWS_DEFAULT_REGION".into(), self.ec2.region.clone()),
             ("AWS_ACCESS_KEY_ID".into(), "lab-access-key".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "lab-secret-key".into()),
             ("LAB_AWS_VPC_ID".into(), self.baseline.vpc_id.clone()),
