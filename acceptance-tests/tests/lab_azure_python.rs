@@ -22,7 +22,7 @@ async fn the_azure_sdk_for_python_drives_the_lab_arm_as_it_drives_azure() {
     }
     let python = python_client::python_with("install-python-azure.sh", "python-azure-venv");
     let lab = Lab::up(&[]);
-    python_client::run_scenario(&lab, &python, "arm_client.py", &[], "azure python scenario: ok").await;
+    python_client::run_scenario(&lab.env, &python, "arm_client.py", &[], "azure python scenario: ok").await;
     let (clean, diff) = lab.diff();
     assert!(clean, "the scenario left the node table as it found it: {diff}");
 }

@@ -39,8 +39,14 @@ async fn boto3_drives_the_lab_ec2_as_it_drives_ec2() {
 
     let vpc = lab.var("LAB_AWS_VPC_ID");
     let table = lab.var("LAB_AWS_NODE_ROUTE_TABLE_IDS");
-    python_client::run_scenario(&lab, &python, "ec2_client.py", &[&vpc, &table, &instance, &eni], "boto3 scenario: ok")
-        .await;
+    python_client::run_scenario(
+        &lab.env,
+        &python,
+        "ec2_client.py",
+        &[&vpc, &table, &instance, &eni],
+        "boto3 scenario: ok",
+    )
+    .await;
 
     // The scenario put the node table back; with the gateway gone nothing differs from the baseline.
     let deleted =

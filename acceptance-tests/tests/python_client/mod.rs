@@ -1,12 +1,11 @@
-//! Running a Python client scenario (`tests/python/*.py`) against a lab, with the client installed by its
-//! `scripts/install-*.sh` into the repository's ignored cache. A test module of `lab_boto3` and
-//! `lab_azure_python`.
+//! Running a Python client scenario (`tests/python/*.py`), with the client installed by its
+//! `scripts/install-*.sh` into the repository's ignored cache. A test module of `lab_boto3`,
+//! `lab_azure_python` and `kube_python`.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use super::lab_support::Lab;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
@@ -32,10 +31,16 @@ pub fn python_with(install_script: &str, venv: &str) -> PathBuf {
     cache.join(venv).join("bin/python")
 }
 
-/// Runs `tests/python/{scenario}` with `args` and exactly the environment a user gets from sourcing the
-/// lab's `lab.env` (plus PATH, a private HOME so no ~/.aws or ~/.azure is read, and loopback exempt from
-/// proxies); returns its stdout, after asserting it exited 0 and printed `done`.
-pub async fn run_scenario(lab: &Lab, python: &Path, scenario: &str, args: &[&str], done: &str) -> String {
+/// Runs `tests/python/{scenario}` with `args` and exactly the environment `lab_env` (what a user gets from
+/// sourcing a lab's `lab.env`), plus PATH, a private HOME so no ~/.aws or ~/.azure is read, and loopback
+/// exempt from proxies; returns its stdout, after asserting it exited 0 and printed `done`.
+pub async fn run_scenario(
+    lab_env: &HashMap<String, String>,
+    python: &Path,
+    scenario: &str,
+    args: &[&str],
+    done: &str,
+) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(scenario);
     let home = tempfile::tempdir().expect("a private HOME");
     let mut command = tokio::process::Command::new(python);
@@ -46,7 +51,7 @@ pub async fn run_scenario(lab: &Lab, python: &Path, scenario: &str, args: &[&str
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home.path())
         .env("NO_PROXY", "127.0.0.1,localhost")
-        .envs(&lab.env)
+        .envs(lab_env)
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(180), command.output()).await.expect("in time").expect("python");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
