@@ -1,7 +1,7 @@
 //! The Azure Resource Manager network emulator: virtual networks, subnets (with route-table association),
 //! route tables and routes under `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network`, the
-//! client-credentials token endpoint, and the gateways' network interfaces and VMs (read-only), following
-//! `shared/reference/cloud-networking-apis.md` §1–§2.
+//! client-credentials token endpoint with the OpenID configuration before it, and the gateways' network
+//! interfaces and VMs (read-only), following ARM's REST conventions (docs/cloud-apis.md).
 //!
 //! Owns ARM semantics: bearer-token checks (401), api-version checks, PUT as full replace (201 create, 200
 //! update), PATCH of tags, DELETE 200/204 (202 when long-running), long-running operations with

@@ -1,5 +1,6 @@
-//! The Aviatrix controller emulator: the `/v2/api` form and JSON actions and the `/v2.5/api` REST surface of
-//! `shared/reference/aviatrix-controller-api.md`, with the real envelopes, session rules and async tasks.
+//! The Aviatrix controller emulator: the `/v2/api` form and JSON actions and the `/v2.5/api` REST surface the
+//! official Terraform provider uses (docs/controller-api.md and the sections cited as "reference §" in each
+//! module), with the real envelopes, session rules and async tasks.
 //!
 //! Owns the controller's objects (accounts, gateways, feature flags, syslog profiles, app-domains, rulesets,
 //! attachment points, the default action, k8s clusters), their persistence, CID sessions and async tasks. It
