@@ -2,13 +2,13 @@
 //! (AWS_ENDPOINT_URL_EC2, AWS_REGION, the static keys): the baseline, a gateway's instance, EC2's answers
 //! where moto is looser, and the aws faults. One test, because it sets process environment variables.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
-use lab_support::{ControllerApi, Lab};
+use common::lab::{ControllerApi, Lab};
 
 #[tokio::test]
 async fn ec2_through_the_proxy_with_the_provider_variables() {

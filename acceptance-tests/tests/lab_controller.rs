@@ -1,11 +1,11 @@
 //! The controller emulator at the HTTP level: every action's envelope, CID sessions and their expiry, async
 //! tasks through `check_task_status`, DCF objects, k8s clusters, feature flags and reboot, and its faults.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{objects, ControllerApi, Lab};
+use common::lab::{objects, ControllerApi, Lab};
 use reqwest::Method;
 use serde_json::{json, Value};
 

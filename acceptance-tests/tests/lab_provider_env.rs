@@ -1,9 +1,9 @@
 //! `lab.env` gives the provider everything it reads: resolved through the provider's own settings code with
 //! an empty provider block, every connection setting is filled, so `provider "aviatrix" {}` works in the lab.
 
-mod lab_support;
+mod common;
 
-use lab_support::Lab;
+use common::lab::Lab;
 use terraform_provider_aviatrix::provider::{ProviderConfig, Settings};
 
 #[test]

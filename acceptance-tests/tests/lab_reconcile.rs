@@ -2,11 +2,11 @@
 //! a ruleset with its SmartGroups and WebGroups, the policy's status says so, a change is picked up by
 //! generation, and deleting the policy removes what the controller made.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{ControllerApi, Lab};
+use common::lab::{ControllerApi, Lab};
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,11 +1,11 @@
 //! The lab's life cycle: a fresh lab matches its baseline, `down` stops every process it started and keeps
 //! the state, and `up` again brings back the same objects with the same IDs in every emulator.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{objects, ControllerApi, Lab};
+use common::lab::{objects, ControllerApi, Lab};
 use serde_json::{json, Value};
 
 fn pids(lab: &Lab) -> Vec<u32> {
@@ -60,7 +60,7 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
     assert_eq!(status, 200);
     let table_id = lab.var("LAB_AZURE_NODE_ROUTE_TABLE_IDS");
     let http = lab.client();
-    let token = lab_support::azure_token(&lab).await;
+    let token = common::lab::azure_token(&lab).await;
     let route_url =
         format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
     let put = http

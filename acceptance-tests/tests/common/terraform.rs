@@ -1,20 +1,24 @@
-//! Drives the real `terraform` CLI against the provider binary, with no registry and no `terraform init`:
-//! each [`Workspace`] is a temporary directory with its own CLI configuration whose `dev_overrides` point
+//! The real `terraform` CLI against the provider binary, with no registry and no `terraform init`: each
+//! [`Workspace`] is a temporary directory with its own CLI configuration whose `dev_overrides` point
 //! `mcp-egress/aviatrix` at the freshly built provider.
 //!
 //! The provider binary is the one `cargo build` put beside this test's executable (`make test` builds it
-//! first), or the directory in `MCP_EGRESS_PROVIDER_DIR`. Terraform is `$TERRAFORM`, else the one on PATH,
-//! else the one `scripts/install-terraform.sh` installed into the repo's cache.
-
-#![allow(dead_code)]
+//! first), or the directory in `MCP_EGRESS_PROVIDER_DIR`. Terraform is found by [`tools::find`]:
+//! `$TERRAFORM`, PATH, then the cache `scripts/install-terraform.sh` fills.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("acceptance-tests lives in the repo").to_path_buf()
-}
+use serde_json::Value;
+
+use super::tools;
+
+/// The provider's address in `providers schema -json` and in state.
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/mcp-egress/aviatrix";
+
+/// The `terraform` block every configuration of ours starts with.
+pub const REQUIRED_PROVIDERS: &str =
+    "terraform {\n  required_providers {\n    aviatrix = { source = \"mcp-egress/aviatrix\" }\n  }\n}\n";
 
 /// The directory holding `terraform-provider-aviatrix`.
 pub fn provider_dir() -> PathBuf {
@@ -42,17 +46,16 @@ pub struct Terraform {
 
 impl Terraform {
     pub fn find() -> Terraform {
-        let bin = std::env::var_os("TERRAFORM")
-            .map(PathBuf::from)
-            .or_else(|| which("terraform"))
-            .or_else(|| Some(repo_root().join(".cache/bin/terraform")).filter(|p| p.exists()))
-            .expect("no terraform: run scripts/install-terraform.sh (make test does)");
+        let bin = tools::find("terraform", "TERRAFORM").expect(
+            "no terraform on PATH, in $TERRAFORM or in the cache: run scripts/install-terraform.sh (make test does)",
+        );
         let out = Command::new(&bin)
             .arg("version")
             .env("CHECKPOINT_DISABLE", "1")
             .output()
             .expect("running terraform version");
-        let text = String::from_utf8_lossy(&out.stdout);
+        // "Terraform v1.11.4" on the first line; older versions add lines after it.
+        let text = tools::stdout(&out);
         let v = text.split_whitespace().nth(1).unwrap_or("v0.0.0").trim_start_matches('v');
         let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
         let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
@@ -68,7 +71,7 @@ impl Terraform {
     pub fn at_least(&self, major: u32, minor: u32, needs: &str) -> bool {
         let ok = self.supports(major, minor);
         if !ok {
-            eprintln!(
+            println!(
                 "SKIP: {needs} needs Terraform >= {major}.{minor}; {} is {}.{}.{}",
                 self.bin.display(),
                 self.version.0,
@@ -80,19 +83,17 @@ impl Terraform {
     }
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
-}
-
 /// A temporary Terraform working directory wired to the provider under test.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub terraform: Terraform,
     cli_config: PathBuf,
+    overrides: Vec<(String, PathBuf)>,
     env: Vec<(String, String)>,
 }
 
 /// What one terraform command did.
+#[derive(Debug)]
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -101,44 +102,61 @@ pub struct Run {
 
 impl Run {
     fn from(out: Output) -> Run {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run { code: out.status.code().unwrap_or(-1), stdout: tools::stdout(&out), stderr: tools::stderr(&out) }
     }
 
     /// Panics with the command's output unless it exited with `code`.
     pub fn expect_code(self, code: i32, what: &str) -> Run {
-        assert_eq!(
-            self.code, code,
-            "{what}: exit {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "{what}: {}", self.describe(code));
         self
+    }
+
+    /// "exit N (wanted W)" and both streams, for failure messages.
+    pub fn describe(&self, wanted: i32) -> String {
+        format!("exit {} (wanted {wanted})\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
     }
 }
 
 impl Workspace {
-    /// A workspace holding `main.tf`; extra dev_overrides (source address, directory) may be given.
+    /// A workspace holding `main.tf`.
     pub fn new(main_tf: &str) -> Workspace {
         Workspace::with_overrides(main_tf, &[])
     }
 
+    /// A workspace holding `main.tf`, with dev_overrides for more providers (source address, directory).
     pub fn with_overrides(main_tf: &str, extra: &[(&str, &Path)]) -> Workspace {
+        let overrides = extra.iter().map(|(source, path)| (source.to_string(), path.to_path_buf())).collect();
+        let ws = Workspace::create(Terraform::find(), overrides, Vec::new());
+        ws.write("main.tf", main_tf);
+        ws
+    }
+
+    fn create(terraform: Terraform, overrides: Vec<(String, PathBuf)>, env: Vec<(String, String)>) -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut overrides = format!("    \"mcp-egress/aviatrix\" = {:?}\n", provider_dir().display().to_string());
-        for (source, path) in extra {
-            overrides.push_str(&format!("    {source:?} = {:?}\n", path.display().to_string()));
+        let mut lines = format!("    \"mcp-egress/aviatrix\" = {:?}\n", provider_dir().display().to_string());
+        for (source, path) in &overrides {
+            lines.push_str(&format!("    {source:?} = {:?}\n", path.display().to_string()));
         }
         let cli_config = dir.path().join("terraform.rc");
         std::fs::write(
             &cli_config,
-            format!("provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n"),
+            format!("provider_installation {{\n  dev_overrides {{\n{lines}  }}\n  direct {{}}\n}}\n"),
         )
-        .unwrap();
-        std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
-        Workspace { dir, terraform: Terraform::find(), cli_config, env: Vec::new() }
+        .expect("writing terraform.rc");
+        Workspace { dir, terraform, cli_config, overrides, env }
+    }
+
+    /// A new workspace with this one's configuration files, providers and environment but no state: where
+    /// an import starts from.
+    pub fn fresh(&self) -> Workspace {
+        let ws = Workspace::create(self.terraform.clone(), self.overrides.clone(), self.env.clone());
+        for entry in std::fs::read_dir(self.path()).expect("reading the workspace") {
+            let path = entry.expect("workspace entry").path();
+            if path.extension().is_some_and(|ext| ext == "tf") {
+                std::fs::copy(&path, ws.path().join(path.file_name().unwrap())).expect("copying configuration");
+            }
+        }
+        ws
     }
 
     pub fn path(&self) -> &Path {
@@ -150,7 +168,7 @@ impl Workspace {
     }
 
     pub fn write(&self, name: &str, contents: &str) {
-        std::fs::write(self.dir.path().join(name), contents).unwrap();
+        std::fs::write(self.dir.path().join(name), contents).expect("writing into the workspace");
     }
 
     /// Runs terraform with `args` in the workspace, with logging off unless the test set TF_LOG.
@@ -171,9 +189,25 @@ impl Workspace {
         Run::from(cmd.output().expect("running terraform"))
     }
 
-    /// `terraform output -json` parsed.
-    pub fn outputs(&self) -> serde_json::Value {
-        let run = self.run(&["output", "-json"]).expect_code(0, "terraform output");
-        serde_json::from_str(&run.stdout).expect("output -json is JSON")
+    /// Runs terraform and parses its stdout as JSON, failing the test unless it exits 0.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let run = self.run(args).expect_code(0, &format!("terraform {}", args.join(" ")));
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("terraform {args:?} printed no JSON ({e}):\n{}", run.stdout))
+    }
+
+    /// `terraform output -json`.
+    pub fn outputs(&self) -> Value {
+        self.json(&["output", "-json"])
+    }
+
+    /// `terraform show -json`: the state as Terraform reports it.
+    pub fn state(&self) -> Value {
+        self.json(&["show", "-json"])
+    }
+
+    /// Our provider's entry in `terraform providers schema -json`.
+    pub fn provider_schema(&self) -> Value {
+        self.json(&["providers", "schema", "-json"])["provider_schemas"][PROVIDER_ADDRESS].clone()
     }
 }

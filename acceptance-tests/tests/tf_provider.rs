@@ -1,0 +1,74 @@
+//! The provider as a whole through the real terraform CLI: its configuration block's schema, its registry
+//! example, TF_LOG=debug showing the provider's own log lines (and nothing without it), and the binary run
+//! by hand saying what it is.
+
+mod common;
+
+use common::steps::{Case, Step};
+use common::terraform::{provider_dir, Workspace, REQUIRED_PROVIDERS};
+use common::tools::repo_root;
+
+/// A configuration that reads one data source, so the provider is started and configured.
+const READS_DATA: &str = r#"
+terraform {
+  required_providers {
+    aviatrix = { source = "mcp-egress/aviatrix" }
+  }
+}
+
+provider "aviatrix" {}
+
+data "aviatrix_mcp_egress_domains" "ehr" {
+  domains = ["ehr.example.com"]
+}
+"#;
+
+#[test]
+fn the_schema_marks_secrets_sensitive_and_names_their_variables() {
+    let provider = Workspace::new(READS_DATA).provider_schema();
+    let block = &provider["provider"]["block"];
+    let password = &block["attributes"]["password"];
+    assert_eq!(password["sensitive"], true);
+    assert!(password["description"].as_str().unwrap().contains("AVIATRIX_PASSWORD"), "{password:#}");
+    assert_eq!(block["block_types"]["azure"]["block"]["attributes"]["client_secret"]["sensitive"], true, "{block:#}");
+}
+
+/// The registry example plans cleanly: configuring the provider contacts nothing.
+#[test]
+fn the_registry_example_plans() {
+    let example =
+        std::fs::read_to_string(repo_root().join("examples/provider/provider.tf")).expect("the provider example");
+    Case::new("the provider's registry example").step(Step::plan(&format!("{REQUIRED_PROVIDERS}{example}"))).run();
+}
+
+#[test]
+fn tf_log_debug_shows_provider_lines_and_nothing_without_it() {
+    let mut ws = Workspace::new(READS_DATA);
+    let quiet = ws.run(&["plan", "-no-color"]).expect_code(0, "plan");
+    assert!(!quiet.stderr.contains("provider.terraform-provider-aviatrix"), "logs without TF_LOG:\n{}", quiet.stderr);
+    ws.set_env("TF_LOG", "debug");
+    let loud = ws.run(&["plan", "-no-color"]).expect_code(0, "plan with TF_LOG=debug");
+    let ours: Vec<&str> =
+        loud.stderr.lines().filter(|l| l.contains("[DEBUG] provider.terraform-provider-aviatrix: ")).collect();
+    assert!(
+        ours.iter().any(|l| l.contains("reading data source") && l.contains("type_name=aviatrix_mcp_egress_domains")),
+        "no data source line in:\n{}",
+        ours.join("\n")
+    );
+    assert!(
+        !ours.iter().any(|l| l.contains("{\"@level\"")),
+        "hclog lines were not parsed by terraform:\n{}",
+        ours.join("\n")
+    );
+}
+
+#[test]
+fn the_provider_run_by_hand_says_what_it_is() {
+    let bin = provider_dir().join("terraform-provider-aviatrix");
+    let out = std::process::Command::new(bin).env_remove("TF_PLUGIN_MAGIC_COOKIE").output().unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(text.contains("is a Terraform plugin") && text.contains("mcp-egress/aviatrix"), "{text}");
+    assert!(out.stdout.is_empty());
+}
