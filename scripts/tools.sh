@@ -7,6 +7,15 @@ mkdir -p "$CACHE_BIN"
 
 say() { printf 'tools: %s\n' "$*" >&2; }
 
+# first_line COMMAND...: runs COMMAND and prints the first line of its stdout, keeping its exit status.
+# The whole output is read first: piped into `head`, a command that writes more than one line can die of
+# SIGPIPE, which `set -o pipefail` turns into a failed script (exit 141) with no message.
+first_line() {
+  local out
+  out="$("$@")" || return
+  printf '%s\n' "${out%%$'\n'*}"
+}
+
 # pypi_fetch DIST VERSION_SPEC SCRATCH: downloads the distribution (no dependencies) into SCRATCH.
 pypi_fetch() {
   local dist="$1" spec="$2" scratch="$3"
