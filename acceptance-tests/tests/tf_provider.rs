@@ -1,12 +1,13 @@
 //! The provider as a whole through the real terraform CLI: its configuration block's schema, its registry
-//! example, TF_LOG=debug showing the provider's own log lines (and nothing without it), and the binary run
-//! by hand saying what it is.
+//! example, the README's configuration that gives it another local name, TF_LOG=debug showing the
+//! provider's own log lines (and nothing without it), and the binary run by hand saying what it is.
 
 mod common;
 
 use common::steps::{Case, Step};
 use common::terraform::{provider_dir, Workspace, REQUIRED_PROVIDERS};
 use common::tools::repo_root;
+use serde_json::json;
 
 /// A configuration that reads one data source, so the provider is started and configured.
 const READS_DATA: &str = r#"
@@ -39,6 +40,26 @@ fn the_registry_example_plans() {
     let example =
         std::fs::read_to_string(repo_root().join("examples/provider/provider.tf")).expect("the provider example");
     Case::new("the provider's registry example").step(Step::plan(&format!("{REQUIRED_PROVIDERS}{example}"))).run();
+}
+
+/// The README's "Using it" configuration, which names ours `mcpegress` beside the official provider, works as
+/// shown. The official provider's line is left out: installing it would need `terraform init` and a registry.
+#[test]
+fn the_readme_configuration_with_another_local_name_works() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let using_it = &readme[readme.find("## Using it").expect("a Using it section")..];
+    let start = using_it.find("```hcl\n").expect("an hcl block in Using it") + "```hcl\n".len();
+    let block = &using_it[start..start + using_it[start..].find("```").expect("the block's end")];
+    let official = "    aviatrix  = { source = \"AviatrixSystems/aviatrix\" }\n";
+    assert!(block.contains(official), "the README's configuration no longer shows the official provider:\n{block}");
+    Case::new("the README's configuration with the local name mcpegress")
+        .needs_terraform(1, 8, "provider-defined functions")
+        .step(
+            Step::apply(&block.replace(official, ""))
+                .expect_output("permits", json!(["*.githubusercontent.com", "api.github.com"]))
+                .expect_output("apex_permitted", json!(false)),
+        )
+        .run();
 }
 
 #[test]
