@@ -7,12 +7,8 @@ mod common;
 
 use common::lab::{ControllerApi, Lab};
 use common::steps::{Case, Step};
-use common::terraform::REQUIRED_PROVIDERS;
+use common::terraform::config;
 use serde_json::json;
-
-fn config(body: &str) -> String {
-    format!("{REQUIRED_PROVIDERS}\nprovider \"aviatrix\" {{}}\n{body}")
-}
 
 const DOMAINS: &str = r#"
 data "aviatrix_mcp_egress_domains" "d" {

@@ -5,29 +5,25 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{Workspace, REQUIRED_PROVIDERS};
+use common::terraform::{config, Workspace, REQUIRED_PROVIDERS};
 use common::tools::repo_root;
 use serde_json::json;
 
 const ADDRESS: &str = "data.aviatrix_mcp_egress_domains.ehr";
 
 /// Any Terraform with protocol 6 reads it.
-const EHR: &str = r#"
-terraform {
-  required_providers {
-    aviatrix = { source = "mcp-egress/aviatrix" }
-  }
-}
-
-provider "aviatrix" {}
-
+fn ehr() -> String {
+    config(
+        r#"
 data "aviatrix_mcp_egress_domains" "ehr" {
   domains = ["EHR.Example.com.", "*.example.com", "api.example.com", "bücher.example", "registry.example.org", "registry.example.org"]
 }
 
 output "normalized" { value = data.aviatrix_mcp_egress_domains.ehr.normalized }
 output "removed" { value = data.aviatrix_mcp_egress_domains.ehr.removed }
-"#;
+"#,
+    )
+}
 
 #[test]
 fn a_permit_list_is_normalised_and_says_what_it_removed() {
@@ -39,7 +35,7 @@ fn a_permit_list_is_normalised_and_says_what_it_removed() {
     ]);
     Case::new("the EHR permit list")
         .step(
-            Step::apply(EHR)
+            Step::apply(&ehr())
                 .expect_attr(ADDRESS, "normalized", normalized.clone())
                 .expect_attr(ADDRESS, "removed", removed.clone())
                 .expect_attr(ADDRESS, "removed.2.reason", json!("listed more than once"))
@@ -51,12 +47,12 @@ fn a_permit_list_is_normalised_and_says_what_it_removed() {
 
 #[test]
 fn a_bad_domain_fails_plan_on_the_exact_element() {
-    let config = format!(
-        r#"{REQUIRED_PROVIDERS}
-data "aviatrix_mcp_egress_domains" "bad" {{
+    let config = config(
+        r#"
+data "aviatrix_mcp_egress_domains" "bad" {
   domains = ["ok.example.com", "evil.example.com:443", "fine.example.org"]
-}}
-"#
+}
+"#,
     );
     Case::new("a port in a permit list")
         .step(
@@ -72,7 +68,7 @@ data "aviatrix_mcp_egress_domains" "bad" {{
 
 #[test]
 fn the_schema_shows_its_descriptions() {
-    let schema = Workspace::new(EHR).provider_schema();
+    let schema = Workspace::new(&ehr()).provider_schema();
     let block = &schema["data_source_schemas"]["aviatrix_mcp_egress_domains"]["block"];
     assert!(block["description"].as_str().unwrap().starts_with("Normalises an egress permit list"), "{block:#}");
     assert_eq!(block["attributes"]["domains"]["type"], json!(["list", "string"]));

@@ -5,15 +5,11 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{Workspace, REQUIRED_PROVIDERS};
+use common::terraform::{config, Workspace, REQUIRED_PROVIDERS};
 use common::tools::repo_root;
 use serde_json::json;
 
 const NEEDS: &str = "provider-defined functions";
-
-fn config(body: &str) -> String {
-    format!("{REQUIRED_PROVIDERS}\nprovider \"aviatrix\" {{}}\n{body}")
-}
 
 #[test]
 fn functions_normalise_and_match_domains() {

@@ -5,28 +5,18 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{provider_dir, Workspace, REQUIRED_PROVIDERS};
+use common::terraform::{config, provider_dir, Workspace, REQUIRED_PROVIDERS};
 use common::tools::repo_root;
 use serde_json::json;
 
 /// A configuration that reads one data source, so the provider is started and configured.
-const READS_DATA: &str = r#"
-terraform {
-  required_providers {
-    aviatrix = { source = "mcp-egress/aviatrix" }
-  }
+fn reads_data() -> String {
+    config("data \"aviatrix_mcp_egress_domains\" \"ehr\" {\n  domains = [\"ehr.example.com\"]\n}\n")
 }
-
-provider "aviatrix" {}
-
-data "aviatrix_mcp_egress_domains" "ehr" {
-  domains = ["ehr.example.com"]
-}
-"#;
 
 #[test]
 fn the_schema_marks_secrets_sensitive_and_names_their_variables() {
-    let provider = Workspace::new(READS_DATA).provider_schema();
+    let provider = Workspace::new(&reads_data()).provider_schema();
     let block = &provider["provider"]["block"];
     let password = &block["attributes"]["password"];
     assert_eq!(password["sensitive"], true);
@@ -64,7 +54,7 @@ fn the_readme_configuration_with_another_local_name_works() {
 
 #[test]
 fn tf_log_debug_shows_provider_lines_and_nothing_without_it() {
-    let mut ws = Workspace::new(READS_DATA);
+    let mut ws = Workspace::new(&reads_data());
     let quiet = ws.run(&["plan", "-no-color"]).expect_code(0, "plan");
     assert!(!quiet.stderr.contains("provider.terraform-provider-aviatrix"), "logs without TF_LOG:\n{}", quiet.stderr);
     ws.set_env("TF_LOG", "debug");

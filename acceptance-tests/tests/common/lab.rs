@@ -118,6 +118,11 @@ impl Drop for Lab {
     }
 }
 
+/// Sends a request and parses its JSON answer; a transport error or a body that is not JSON fails the test.
+pub async fn send_json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.expect("sending the request").json().await.expect("a JSON answer")
+}
+
 /// Objects of one system and kind in an inventory.
 pub fn objects<'a>(inventory: &'a Value, system: &str, kind: &str) -> Vec<&'a Value> {
     inventory[system].as_array().map(|list| list.iter().filter(|o| o["kind"] == kind).collect()).unwrap_or_default()
@@ -135,31 +140,14 @@ impl ControllerApi {
         let http = lab.client();
         let url = lab.var("AVIATRIX_CONTROLLER_URL");
         let mut api = ControllerApi { http, url, cid: String::new() };
-        let token: Value = api
-            .http
-            .get(format!("{}/v2/api?action=get_api_token&log_enable=true", api.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = send_json(api.http.get(format!("{}/v2/api?action=get_api_token&log_enable=true", api.url))).await;
         let token = token["results"]["api_token"].as_str().expect("api_token").to_string();
-        let reply: Value = api
-            .http
-            .post(format!("{}/v2/api", api.url))
-            .header("X-Access-Key", token)
-            .form(&[
-                ("action", "login"),
-                ("username", &lab.var("AVIATRIX_USERNAME")),
-                ("password", &lab.var("AVIATRIX_PASSWORD")),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let reply = send_json(api.http.post(format!("{}/v2/api", api.url)).header("X-Access-Key", token).form(&[
+            ("action", "login"),
+            ("username", &lab.var("AVIATRIX_USERNAME")),
+            ("password", &lab.var("AVIATRIX_PASSWORD")),
+        ]))
+        .await;
         assert_eq!(reply["return"], true, "login: {reply}");
         api.cid = reply["CID"].as_str().expect("top-level CID").to_string();
         api
@@ -200,7 +188,7 @@ impl ControllerApi {
     pub async fn json_action(&self, body: Value) -> Value {
         let mut body = body;
         body["CID"] = Value::String(self.cid.clone());
-        self.http.post(format!("{}/v2/api", self.url)).json(&body).send().await.unwrap().json().await.unwrap()
+        send_json(self.http.post(format!("{}/v2/api", self.url)).json(&body)).await
     }
 
     /// A v2.5 REST call: (status, JSON body or Null).
@@ -238,20 +226,16 @@ impl ControllerApi {
 
 /// An ARM bearer token for the lab's service principal, by the client-credentials flow.
 pub async fn azure_token(lab: &Lab) -> String {
-    let token: Value = lab
-        .client()
-        .post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("ARM_TENANT_ID")))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "https://management.azure.com/.default"),
-            ("client_id", &lab.var("ARM_CLIENT_ID")),
-            ("client_secret", &lab.var("ARM_CLIENT_SECRET")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = send_json(
+        lab.client()
+            .post(format!("{}/{}/oauth2/v2.0/token", lab.var("AZURE_AUTHORITY_HOST"), lab.var("ARM_TENANT_ID")))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "https://management.azure.com/.default"),
+                ("client_id", &lab.var("ARM_CLIENT_ID")),
+                ("client_secret", &lab.var("ARM_CLIENT_SECRET")),
+            ]),
+    )
+    .await;
     token["access_token"].as_str().expect("access_token").to_string()
 }

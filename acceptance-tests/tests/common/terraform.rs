@@ -20,6 +20,12 @@ pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/mcp-egress/aviatrix";
 pub const REQUIRED_PROVIDERS: &str =
     "terraform {\n  required_providers {\n    aviatrix = { source = \"mcp-egress/aviatrix\" }\n  }\n}\n";
 
+/// A configuration: [`REQUIRED_PROVIDERS`], an empty provider block (settings come from the environment),
+/// then `body`.
+pub fn config(body: &str) -> String {
+    format!("{REQUIRED_PROVIDERS}\nprovider \"aviatrix\" {{}}\n{body}")
+}
+
 /// The directory holding `terraform-provider-aviatrix`.
 pub fn provider_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MCP_EGRESS_PROVIDER_DIR") {
