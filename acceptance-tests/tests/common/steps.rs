@@ -211,7 +211,8 @@ impl Step {
 
     /// The command must fail with an error matching `pattern`. It is matched against each error
     /// diagnostic as "summary: detail" (`(?s)` lets `.` cross lines), and against the command's plain text
-    /// (import, which has no JSON output).
+    /// (import, which has no JSON output). The step's state checks still apply: what a failed apply left.
+    /// An apply that fails as expected is not re-planned.
     pub fn expect_error(mut self, pattern: &str) -> Step {
         let pattern = Regex::new(pattern).unwrap_or_else(|e| panic!("expect_error({pattern:?}): {e}"));
         self.error = Some(ExpectedError { pattern, highlight: None });
@@ -258,7 +259,8 @@ impl Step {
         match self.action {
             Action::Apply => {
                 if let Some(error) = &self.error {
-                    return error.check(&ws.run(&["apply", "-auto-approve", "-no-color", "-json"]), "apply");
+                    error.check(&ws.run(&["apply", "-auto-approve", "-no-color", "-json"]), "apply")?;
+                    return check_state(&self.checks, &ws.state());
                 }
                 succeeded(ws.run(&["apply", "-auto-approve", "-no-color"]), "apply")?;
                 check_state(&self.checks, &ws.state())?;
@@ -270,7 +272,8 @@ impl Step {
             }
             Action::Plan => {
                 if let Some(error) = &self.error {
-                    return error.check(&ws.run(&["plan", "-no-color", "-json"]), "plan");
+                    error.check(&ws.run(&["plan", "-no-color", "-json"]), "plan")?;
+                    return check_state(&self.checks, &ws.state());
                 }
                 let run = ws.run(&["plan", "-detailed-exitcode", "-no-color", "-out=step.tfplan"]);
                 if run.code != 0 && run.code != 2 {
@@ -295,7 +298,8 @@ impl Step {
             }
             Action::Destroy => {
                 if let Some(error) = &self.error {
-                    return error.check(&ws.run(&["destroy", "-auto-approve", "-no-color", "-json"]), "destroy");
+                    error.check(&ws.run(&["destroy", "-auto-approve", "-no-color", "-json"]), "destroy")?;
+                    return check_state(&self.checks, &ws.state());
                 }
                 destroy_and_check(lab, ws)?;
                 check_state(&self.checks, &ws.state())
