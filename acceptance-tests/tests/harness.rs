@@ -1,13 +1,15 @@
 //! The step harness proves what it claims: each lifecycle check fails a case when its rule is broken, and
 //! says what broke. Without these, a harness that passed everything would look the same as a good one.
 //!
-//! The cases use the domains data source and plain outputs, which any Terraform with protocol 6 plans.
+//! The cases use the domains data source and plain outputs, which any Terraform with protocol 6 plans, and
+//! Terraform's built-in `terraform_data` resource where a managed resource is needed (import), until the
+//! provider has resources of its own.
 
 mod common;
 
 use common::lab::{ControllerApi, Lab};
 use common::steps::{Case, Step};
-use common::terraform::config;
+use common::terraform::{config, Terraform};
 use serde_json::json;
 
 const DOMAINS: &str = r#"
@@ -123,6 +125,41 @@ fn an_import_terraform_refuses_fails_unless_expected() {
             ),
         )
         .run();
+}
+
+/// `terraform_data` with no arguments imports to exactly what apply stored, so both import paths pass: one
+/// compared with the applied state, one of an object the state does not hold (destroyed by the step).
+#[test]
+fn an_import_into_a_fresh_state_agrees_with_apply() {
+    if !Terraform::find().at_least(1, 5, "importing terraform_data") {
+        return;
+    }
+    let one = "resource \"terraform_data\" \"one\" {}\n";
+    let two = format!("{one}resource \"terraform_data\" \"two\" {{}}\n");
+    Case::new("imports of terraform_data")
+        .needs_terraform(1, 5, "importing terraform_data")
+        .step(Step::apply(one).expect_attr_set("terraform_data.one", "id"))
+        .step(Step::import("terraform_data.one").expect_attr_set("terraform_data.one", "id"))
+        .step(Step::plan(&two).expect_changes(&["terraform_data.two"]))
+        .step(Step::import("terraform_data.two").id("made-elsewhere").expect_attr(
+            "terraform_data.two",
+            "id",
+            json!("made-elsewhere"),
+        ))
+        .run();
+    fails_with(
+        Case::new("an import that disagrees")
+            .step(Step::apply(one))
+            .step(Step::import("terraform_data.one").id("another-id")),
+        &["step 2 (import terraform_data.one)", "the imported values differ from the applied ones in [\"id\"]"],
+    );
+    // An imported terraform_data has no input, so its configuration's input plans an update.
+    fails_with(
+        Case::new("an import that does not re-plan empty")
+            .step(Step::apply("resource \"terraform_data\" \"one\" {\n  input = \"a\"\n}\n"))
+            .step(Step::import("terraform_data.one").ignoring(&["input", "output"])),
+        &["the plan of terraform_data.one after import is not empty"],
+    );
 }
 
 /// What a case leaves in the lab fails it, even when every step passed; a failing step still gets the

@@ -147,8 +147,8 @@ impl Step {
         Step::new(Action::Plan, Some(config.to_string()))
     }
 
-    /// `terraform import ADDRESS ID` into a fresh state with the current configuration, then a re-plan there
-    /// that must be empty. The ID is the `id` attribute the current state holds for `address`, unless given
+    /// `terraform import ADDRESS ID` into a fresh state with the current configuration, then a plan there of
+    /// `ADDRESS` alone (`-target`) that must be empty. The ID is the `id` attribute the current state holds for `address`, unless given
     /// with [`Step::id`]. When the current state holds `address`, the imported values must equal its values
     /// (but for [`Step::ignoring`]); when it does not, the step destroys what it imported.
     pub fn import(address: &str) -> Step {
@@ -351,9 +351,10 @@ fn import(
             }
         }
         check_state(checks, &imported)?;
-        let replan = fresh.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        // The rest of the configuration is not in the fresh state: only the imported resource must plan nothing.
+        let replan = fresh.run(&["plan", "-detailed-exitcode", "-no-color", &format!("-target={address}")]);
         if replan.code != 0 {
-            return Err(format!("the plan after import is not empty: {}", replan.describe(0)));
+            return Err(format!("the plan of {address} after import is not empty: {}", replan.describe(0)));
         }
         Ok(())
     })();
