@@ -137,7 +137,6 @@ fn an_import_into_a_fresh_state_agrees_with_apply() {
     let one = "resource \"terraform_data\" \"one\" {}\n";
     let two = format!("{one}resource \"terraform_data\" \"two\" {{}}\n");
     Case::new("imports of terraform_data")
-        .needs_terraform(1, 5, "importing terraform_data")
         .step(Step::apply(one).expect_attr_set("terraform_data.one", "id"))
         .step(Step::import("terraform_data.one").expect_attr_set("terraform_data.one", "id"))
         .step(Step::plan(&two).expect_changes(&["terraform_data.two"]))
