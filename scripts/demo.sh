@@ -50,15 +50,13 @@ provider_installation {
 RC
 export TF_CLI_CONFIG_FILE="$work/terraform.rc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
 tf_version="$(first_line "$terraform" version)" # "Terraform v1.11.4"
-tf_version="${tf_version#Terraform v}"
-IFS=. read -r major minor _ <<<"$tf_version"
-if [ "$major" -gt 1 ] || [ "$minor" -ge 8 ]; then
+if terraform_at_least "$terraform" 1 8; then
   cp "$REPO_ROOT/examples/quickstart/functions.tf" "$work/"
 else
   echo "note: $terraform is older than 1.8, which has no provider-defined functions; showing the data source only"
 fi
 cd "$work"
-echo "== examples/quickstart: terraform apply (Terraform v$tf_version)"
+echo "== examples/quickstart: terraform apply ($tf_version)"
 out="$("$terraform" apply -auto-approve -no-color 2>&1)" || fail "terraform apply failed" "$out"
 sed -n '/^Apply complete/,$p' <<<"$out"
 echo

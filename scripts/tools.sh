@@ -16,6 +16,14 @@ first_line() {
   printf '%s\n' "${out%%$'\n'*}"
 }
 
+# terraform_at_least TERRAFORM MAJOR MINOR: whether that terraform binary is MAJOR.MINOR or later.
+terraform_at_least() {
+  local version major minor
+  version="$(first_line "$1" version)" || return 2 # "Terraform v1.11.4"
+  IFS=. read -r major minor _ <<<"${version#Terraform v}"
+  [ "$major" -gt "$2" ] || { [ "$major" -eq "$2" ] && [ "$minor" -ge "$3" ]; }
+}
+
 # pypi_fetch DIST VERSION_SPEC SCRATCH: downloads the distribution (no dependencies) into SCRATCH.
 pypi_fetch() {
   local dist="$1" spec="$2" scratch="$3"
