@@ -56,6 +56,10 @@ pub struct Secrets {
     pub azure_client_secret: String,
     /// Guards the admin endpoint.
     pub admin_token: String,
+    /// The bearer token of the lab's Kubernetes API (in `DIR/kubeconfig`). Labs made before it existed get
+    /// one on their next start.
+    #[serde(default)]
+    pub kubernetes_token: String,
 }
 
 /// What a running lab wrote for the CLI: `DIR/run.json`.
@@ -132,20 +136,29 @@ impl LabDir {
     /// The lab's credentials, invented on first use.
     pub fn secrets(&self) -> anyhow::Result<Secrets> {
         let path = self.dir.join("secrets.json");
-        if let Ok(bytes) = std::fs::read(&path) {
-            return serde_json::from_slice(&bytes).context("parsing secrets.json");
-        }
-        let secrets = Secrets {
-            controller_username: "admin".into(),
-            controller_password: crate::controller::random_token(24),
-            azure_tenant_id: uuid::Uuid::new_v4().to_string(),
-            azure_subscription_id: uuid::Uuid::new_v4().to_string(),
-            azure_client_id: uuid::Uuid::new_v4().to_string(),
-            azure_client_secret: crate::controller::random_token(40),
-            admin_token: crate::controller::random_token(32),
+        let mut secrets = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).context("parsing secrets.json")?,
+            Err(_) => Secrets {
+                controller_username: "admin".into(),
+                controller_password: crate::controller::random_token(24),
+                azure_tenant_id: uuid::Uuid::new_v4().to_string(),
+                azure_subscription_id: uuid::Uuid::new_v4().to_string(),
+                azure_client_id: uuid::Uuid::new_v4().to_string(),
+                azure_client_secret: crate::controller::random_token(40),
+                admin_token: crate::controller::random_token(32),
+                kubernetes_token: String::new(),
+            },
         };
-        write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
+        if secrets.kubernetes_token.is_empty() {
+            secrets.kubernetes_token = crate::controller::random_token(64);
+            write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
+        }
         Ok(secrets)
+    }
+
+    /// The port book of this lab: where each emulator listened last time, and where it listens now.
+    pub fn port_book(&self) -> PortBook {
+        PortBook { previous: self.ports(), now: HashMap::new() }
     }
 }
 
@@ -206,7 +219,7 @@ pub async fn start_emulators(
     secrets: &Secrets,
     shutdown: &watch::Receiver<bool>,
 ) -> anyhow::Result<Emulators> {
-    let mut ports = PortBook { previous: lab.ports(), now: HashMap::new() };
+    let mut ports = lab.port_book();
     let mut clouds: HashMap<u32, Arc<dyn CloudHost>> = HashMap::new();
     let mut list: Vec<Arc<dyn Emulator>> = Vec::new();
     let mut children = Vec::new();
@@ -260,30 +273,40 @@ pub async fn start_emulators(
     let tls = ca.server_config("aviatrix-controller", &[b"h2", b"http/1.1"])?;
     tokio::spawn(crate::http::serve(listener, Some(tls), controller.router(), shutdown.clone()));
     list.insert(0, controller.clone() as Arc<dyn Emulator>);
-    // Kubernetes API (TLS, bearer token, state in DIR/kube). The controller reconciles FirewallPolicy objects
-    // through it, as the real controller does with the credentials it was given at onboarding.
-    let kube = crate::kube::start(&lab.dir, ca).await?;
+    // Kubernetes API (TLS, bearer token). The controller reconciles FirewallPolicy objects through it, as the
+    // real controller does with the credentials it was given at onboarding.
+    let listener = ports.bind(crate::kube::TARGET).await?;
+    let kube = crate::kube::start(&lab.dir, ca, &secrets.kubernetes_token, listener).await?;
     controller.start_reconciler(crate::controller::reconcile::KubeAccess {
-        server: kube.url(),
+        server: kube.url().to_string(),
         ca_pem: ca.cert_pem().as_bytes().to_vec(),
-        token: kube.token().to_string(),
+        token: secrets.kubernetes_token.clone(),
     });
     list.push(Arc::new(crate::kube::emulator::KubeEmulator::new(kube)));
 
     Ok(Emulators { list, controller, children, keep, ports })
 }
 
-/// The ports emulators bound: each prefers the one it had last time.
+/// The ports emulators bound, kept in `DIR/ports.json`: each prefers the one it had last time, so a restarted
+/// lab serves where `lab.env` and `DIR/kubeconfig` point.
 pub struct PortBook {
     previous: HashMap<String, u16>,
     now: HashMap<String, u16>,
 }
 
 impl PortBook {
+    /// A loopback listener for emulator `name`, on its previous port when that is free.
     pub async fn bind(&mut self, name: &str) -> anyhow::Result<tokio::net::TcpListener> {
         let listener = crate::http::bind_loopback_preferring(self.previous.get(name).copied()).await?;
         self.now.insert(name.to_string(), listener.local_addr()?.port());
         Ok(listener)
+    }
+
+    /// Records the ports bound so far in `lab`, beside those of emulators not started this time.
+    pub fn save(&self, lab: &LabDir) -> anyhow::Result<()> {
+        let mut all = self.previous.clone();
+        all.extend(self.now.iter().map(|(name, port)| (name.clone(), *port)));
+        lab.save_ports(&all)
     }
 }
 
@@ -361,7 +384,7 @@ async fn admin_fault(
             format!("no emulator {:?} in this lab; targets: {}", request.target, targets.join(", ")),
         );
     };
-    let setting = FaultSetting { kind: request.kind, rate: request.rate, delay_ms: request.delay_ms };
+    let setting = FaultSetting { rate: request.rate, ..FaultSetting::always(request.kind, request.delay_ms) };
     match emulator.faults().set(emulator.target(), setting) {
         Ok(()) => {
             crate::http::log(
@@ -428,7 +451,7 @@ pub async fn serve(dir: &Path) -> anyhow::Result<()> {
         .route("/reboot-controller", post(admin_reboot))
         .with_state(admin);
     let admin_listener = emulators.ports.bind("admin").await?;
-    lab.save_ports(&emulators.ports.now)?;
+    emulators.ports.save(&lab)?;
     let admin_url = format!("http://127.0.0.1:{}", admin_listener.local_addr()?.port());
     tokio::spawn(crate::http::serve(admin_listener, None, admin_router, shutdown.clone()));
 

@@ -28,6 +28,8 @@ pub enum FaultKind {
     Conflict,
     /// Throttling: 429 (or the system's equivalent) with Retry-After.
     Throttle,
+    /// The system is briefly unavailable: 503, which clients are expected to retry (a 500 they are not).
+    Unavailable,
 }
 
 impl FaultKind {
@@ -41,6 +43,7 @@ impl FaultKind {
             FaultKind::SlowTask => "slow-task",
             FaultKind::Conflict => "conflict",
             FaultKind::Throttle => "throttle",
+            FaultKind::Unavailable => "unavailable",
         }
     }
 }
@@ -53,6 +56,24 @@ pub struct FaultSetting {
     pub rate: f64,
     /// For `slow` and `slow-task`: the delay; for `throttle`: the Retry-After, rounded up to seconds.
     pub delay_ms: u64,
+    /// Fires for this many requests at most, then switches itself off; `None` until switched off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// Only writes are eligible. An emulator that cannot tell reads from writes treats every request as one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writes_only: bool,
+}
+
+impl FaultSetting {
+    /// `kind` on every eligible request, for good: what `mcp-egress-lab fault` switches on.
+    pub fn always(kind: FaultKind, delay_ms: u64) -> FaultSetting {
+        FaultSetting { kind, rate: 1.0, delay_ms, count: None, writes_only: false }
+    }
+
+    /// `kind` switched off.
+    pub fn off(kind: FaultKind) -> FaultSetting {
+        FaultSetting { rate: 0.0, ..FaultSetting::always(kind, 0) }
+    }
 }
 
 /// The faults switched on for one emulator.
@@ -87,7 +108,7 @@ impl Faults {
             ));
         }
         let mut settings = self.settings.lock().unwrap();
-        if setting.rate == 0.0 {
+        if setting.rate == 0.0 || setting.count == Some(0) {
             settings.remove(&setting.kind);
         } else {
             settings.insert(setting.kind, setting);
@@ -102,12 +123,25 @@ impl Faults {
 
     /// Rolls the dice for `kind`: `Some(setting)` when the fault fires for this request.
     pub fn fires(&self, kind: FaultKind) -> Option<FaultSetting> {
-        let setting = self.settings.lock().unwrap().get(&kind).cloned()?;
-        if setting.rate >= 1.0 || rand::random::<f64>() < setting.rate {
-            Some(setting)
-        } else {
-            None
+        self.fires_for(kind, true)
+    }
+
+    /// Like [`Faults::fires`], for an emulator that knows whether the request writes; a fault limited to
+    /// writes passes reads by. A fault with a `count` uses one up each time it fires.
+    pub fn fires_for(&self, kind: FaultKind, is_write: bool) -> Option<FaultSetting> {
+        let mut settings = self.settings.lock().unwrap();
+        let setting = settings.get_mut(&kind)?;
+        if (setting.writes_only && !is_write) || !(setting.rate >= 1.0 || rand::random::<f64>() < setting.rate) {
+            return None;
         }
+        let fired = setting.clone();
+        if let Some(left) = setting.count.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                settings.remove(&kind);
+            }
+        }
+        Some(fired)
     }
 
     /// Sleeps when the `slow` fault fires.
@@ -125,7 +159,7 @@ mod tests {
     #[test]
     fn unsupported_kinds_and_bad_rates_are_refused_and_rate_zero_switches_off() {
         let faults = Faults::new(&[FaultKind::Slow, FaultKind::ServerError]);
-        let set = |kind, rate| faults.set("x", FaultSetting { kind, rate, delay_ms: 10 });
+        let set = |kind, rate| faults.set("x", FaultSetting { rate, ..FaultSetting::always(kind, 10) });
         assert!(set(FaultKind::Conflict, 1.0).unwrap_err().contains("supports: slow, server-error"));
         assert!(set(FaultKind::Slow, 1.5).is_err());
         set(FaultKind::ServerError, 1.0).unwrap();
@@ -134,5 +168,19 @@ mod tests {
         set(FaultKind::ServerError, 0.0).unwrap();
         assert!(faults.fires(FaultKind::ServerError).is_none());
         assert!(faults.active().is_empty());
+    }
+
+    #[test]
+    fn a_counted_fault_fires_that_often_then_is_off_and_a_writes_only_fault_passes_reads_by() {
+        let faults = Faults::new(&[FaultKind::Throttle]);
+        let setting =
+            FaultSetting { count: Some(2), writes_only: true, ..FaultSetting::always(FaultKind::Throttle, 1000) };
+        faults.set("x", setting).unwrap();
+        assert!(faults.fires_for(FaultKind::Throttle, false).is_none(), "a read is not eligible");
+        assert_eq!(faults.fires_for(FaultKind::Throttle, true).unwrap().delay_ms, 1000);
+        assert_eq!(faults.active()[0].count, Some(1), "one use left");
+        assert!(faults.fires(FaultKind::Throttle).is_some(), "plain `fires` counts as a write");
+        assert!(faults.fires_for(FaultKind::Throttle, true).is_none(), "used up");
+        assert!(faults.active().is_empty(), "and switched off");
     }
 }

@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 /// One object in one emulator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Object {
-    /// The emulated system: `controller`, `azure`, `aws` (later `kubernetes`).
+    /// The emulated system, as `fault --target` names it: `controller`, `azure`, `aws` or `kubernetes`.
     pub system: String,
-    /// What it is, e.g. `gateway`, `route_table`, `route`.
+    /// What it is, e.g. `gateway`, `route_table`, `route`, or a Kubernetes kind such as `ConfigMap`.
     pub kind: String,
-    /// Its identity within system and kind (a name, UUID or cloud ID).
+    /// Its identity within system and kind (a name, UUID, cloud ID, or Kubernetes `namespace/name`).
     pub id: String,
-    /// Whether an object with this identity is in the baseline `up` seeded.
+    /// Whether an object with this identity is in the baseline: what the lab held right after its first start.
     #[serde(default)]
     pub baseline: bool,
     /// Whether it differs from its baseline version.

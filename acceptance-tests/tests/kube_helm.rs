@@ -114,19 +114,14 @@ async fn install_upgrade_rollback_uninstall() {
     // The lab's inventory agrees: beyond the baseline only the namespace, its defaults and the CRD remain
     // (helm never deletes CRDs from crds/).
     if let Some(lab) = c.lab() {
-        let inv = lab.inventory();
+        let mut inv = lab.inventory();
+        mcp_egress_lab::inventory::mark(&mut inv, &c.baseline);
         let extra: Vec<String> = inv
-            .as_array()
-            .unwrap()
             .iter()
-            .filter(|o| o["baseline"] == false)
-            .map(|o| {
-                format!(
-                    "{}/{}/{}",
-                    o["kind"].as_str().unwrap(),
-                    o["namespace"].as_str().unwrap(),
-                    o["name"].as_str().unwrap()
-                )
+            .filter(|o| !o.baseline)
+            .map(|o| match o.id.split_once('/') {
+                Some((namespace, name)) => format!("{}/{namespace}/{name}", o.kind),
+                None => format!("{}//{}", o.kind, o.id),
             })
             .collect();
         let mut expected = vec![

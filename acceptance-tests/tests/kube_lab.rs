@@ -1,6 +1,6 @@
-//! What the lab adds around the Kubernetes API: state that survives a restart, the inventory with its
-//! baseline, fault injection, and pod failure. These need the emulator, so they do not run against a real
-//! cluster.
+//! What the lab adds around the Kubernetes API: state and port that survive a restart, the lab inventory with
+//! its baseline, fault injection through the lab's switchboard, and pod failure. These need the emulator, so
+//! they do not run against a real cluster.
 
 mod kube_common;
 
@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use mcp_egress_lab::kube::{Fault, FaultMode};
+use kube_common::start_lab;
+use mcp_egress_lab::fault::{FaultKind, FaultSetting};
+use mcp_egress_lab::inventory::{self, Object};
 use mcp_egress_lab::tls::LabCa;
 use serde_json::json;
 
@@ -29,13 +31,16 @@ fn cm(name: &str) -> ConfigMap {
 async fn state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let ca = LabCa::load_or_create(dir.path()).unwrap();
-    let lab = mcp_egress_lab::kube::start(dir.path(), &ca).await.unwrap();
+    let lab = start_lab(dir.path(), &ca).await;
+    let baseline = lab.inventory();
     let kubeconfig = lab.kubeconfig_path();
     let api: Api<ConfigMap> = Api::namespaced(client(&kubeconfig).await, "default");
     let before = api.create(&PostParams::default(), &cm("kept")).await.unwrap();
+    let url = lab.url().to_string();
     lab.shutdown().await.unwrap();
 
-    let lab = mcp_egress_lab::kube::start(dir.path(), &ca).await.unwrap();
+    let lab = start_lab(dir.path(), &ca).await;
+    assert_eq!(lab.url(), url, "a restarted API serves on its previous port");
     let api: Api<ConfigMap> = Api::namespaced(client(&lab.kubeconfig_path()).await, "default");
     let after = api.get("kept").await.unwrap();
     assert_eq!(after.metadata.uid, before.metadata.uid);
@@ -44,28 +49,30 @@ async fn state_survives_a_restart() {
     let rv = |c: &ConfigMap| c.metadata.resource_version.as_ref().unwrap().parse::<u64>().unwrap();
     assert!(rv(&next) > rv(&after), "resourceVersions keep increasing across restarts");
     // The inventory marks seeded objects as baseline and ours as not.
-    let inv = lab.inventory();
-    let find = |name: &str| inv.as_array().unwrap().iter().find(|o| o["name"] == name).cloned().unwrap();
-    assert_eq!(find("kept")["baseline"], false);
-    assert_eq!(find("kept")["kind"], "ConfigMap");
-    assert_eq!(find("kube-system")["baseline"], true);
-    assert_eq!(find("lab-node-1")["baseline"], true);
+    let mut inv = lab.inventory();
+    inventory::mark(&mut inv, &baseline);
+    let find = |id: &str| inv.iter().find(|o| o.id == id).cloned().unwrap_or_else(|| panic!("no {id} in {inv:?}"));
+    assert!(!find("default/kept").baseline);
+    assert_eq!(find("default/kept").kind, "ConfigMap");
+    assert_eq!(find("default/kept").system, "kubernetes");
+    assert!(find("kube-system").baseline);
+    assert!(find("lab-node-1").baseline);
     lab.shutdown().await.unwrap();
     // The saved inventory is readable while the lab is down.
-    let saved = mcp_egress_lab::kube::inventory_from_dir(dir.path()).unwrap();
-    assert!(saved.as_array().unwrap().iter().any(|o| o["name"] == "later"));
+    let saved: Vec<Object> = mcp_egress_lab::kube::saved_inventory(dir.path()).unwrap();
+    assert!(saved.iter().any(|o| o.id == "default/later"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_are_injected_and_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let ca = LabCa::load_or_create(dir.path()).unwrap();
-    let lab = mcp_egress_lab::kube::start(dir.path(), &ca).await.unwrap();
+    let lab = start_lab(dir.path(), &ca).await;
     let api: Api<ConfigMap> = Api::namespaced(client(&lab.kubeconfig_path()).await, "default");
+    let set = |setting: FaultSetting| lab.faults().set("kubernetes", setting).unwrap();
 
     // kube-rs retries 429 after the server's Retry-After: the write lands, a second later.
-    lab.set_fault(&Fault { mode: FaultMode::Throttle { retry_after_seconds: 1 }, count: Some(1), writes_only: true })
-        .unwrap();
+    set(FaultSetting { count: Some(1), writes_only: true, ..FaultSetting::always(FaultKind::Throttle, 1000) });
     let start = Instant::now();
     api.list(&Default::default()).await.expect("reads are not affected by a writes-only fault");
     assert!(start.elapsed() < Duration::from_millis(900));
@@ -73,34 +80,37 @@ async fn faults_are_injected_and_cleared() {
     assert!(start.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
 
     // A 500 is not retried and reaches the caller, for as long as the fault is on.
-    lab.set_fault(&Fault { mode: FaultMode::Error { code: 500 }, count: None, writes_only: false }).unwrap();
+    set(FaultSetting::always(FaultKind::ServerError, 0));
     for _ in 0..3 {
         let err = api.get("a").await.unwrap_err();
         assert!(matches!(&err, kube::Error::Api(s) if s.code == 500), "{err:?}");
     }
+    set(FaultSetting::off(FaultKind::ServerError));
     // A short 503 burst is absorbed by the client's retries.
-    lab.set_fault(&Fault { mode: FaultMode::Error { code: 503 }, count: Some(2), writes_only: false }).unwrap();
+    set(FaultSetting { count: Some(2), ..FaultSetting::always(FaultKind::Unavailable, 0) });
     api.get("a").await.expect("retried through two 503s");
-    lab.set_fault(&Fault { mode: FaultMode::Conflict, count: Some(1), writes_only: false }).unwrap();
+    set(FaultSetting { count: Some(1), ..FaultSetting::always(FaultKind::Conflict, 0) });
     let err = api.get("a").await.unwrap_err();
     assert!(matches!(&err, kube::Error::Api(s) if s.code == 409), "{err:?}");
 
-    lab.set_fault(&Fault { mode: FaultMode::Slow { delay_ms: 700 }, count: None, writes_only: false }).unwrap();
+    set(FaultSetting::always(FaultKind::Slow, 700));
     let start = Instant::now();
     api.get("a").await.unwrap();
     assert!(start.elapsed() >= Duration::from_millis(700), "slow fault delays answers");
 
-    lab.set_fault(&Fault::default()).unwrap();
+    set(FaultSetting::off(FaultKind::Slow));
+    assert!(lab.faults().active().is_empty(), "every fault is off: {:?}", lab.faults().active());
     let start = Instant::now();
     api.get("a").await.unwrap();
     assert!(start.elapsed() < Duration::from_millis(700), "cleared");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pod_fail_and_inventory_through_the_lab_endpoints() {
+async fn pod_fail_through_the_lab_endpoint_shows_in_the_inventory() {
     let dir = tempfile::tempdir().unwrap();
     let ca = LabCa::load_or_create(dir.path()).unwrap();
-    let lab = mcp_egress_lab::kube::start(dir.path(), &ca).await.unwrap();
+    let lab = start_lab(dir.path(), &ca).await;
+    let baseline = lab.inventory();
     let client = client(&lab.kubeconfig_path()).await;
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, "default");
     let pod = serde_json::from_value(
@@ -122,9 +132,9 @@ async fn pod_fail_and_inventory_through_the_lab_endpoints() {
     assert_eq!(pods.get("solo").await.unwrap().status.unwrap().pod_ip.as_deref(), Some(new_ip.as_str()));
     let err = mcp_egress_lab::kube::fail_pod_in(dir.path(), "default", "missing").await.unwrap_err();
     assert!(err.to_string().contains("pods \"missing\" not found"), "{err}");
-    let inv = mcp_egress_lab::kube::inventory_in(dir.path()).await.unwrap();
-    let solo = inv.as_array().unwrap().iter().find(|o| o["name"] == "solo").unwrap();
-    assert_eq!(solo["kind"], "Pod");
-    assert_eq!(solo["namespace"], "default");
-    assert_eq!(solo["baseline"], false);
+    let mut inv = lab.inventory();
+    inventory::mark(&mut inv, &baseline);
+    let solo = inv.iter().find(|o| o.id == "default/solo").unwrap();
+    assert_eq!(solo.kind, "Pod");
+    assert!(!solo.baseline);
 }

@@ -191,7 +191,7 @@ async fn watch_from_before_a_restart_is_expired() {
     let mut c = c;
     c.handle.take().unwrap().shutdown().await.unwrap();
     let ca = mcp_egress_lab::tls::LabCa::load_or_create(&dir).unwrap();
-    c.handle = Some(mcp_egress_lab::kube::start(&dir, &ca).await.unwrap());
+    c.handle = Some(kube_common::start_lab(&dir, &ca).await);
     let api: Api<ConfigMap> = Api::namespaced(client_for(&c.kubeconfig).await, "default");
     let older = (rv.parse::<u64>().unwrap() - 1).to_string();
     let mut stream = api.watch(&WatchParams::default().timeout(5), &older).await.unwrap().boxed();

@@ -13,26 +13,27 @@ fn lab_env_configures_an_empty_provider_block() {
     let lab = Lab::up(&[]);
     let settings = Settings::resolve(&ProviderConfig::default(), &lab.env).expect("lab.env values are valid settings");
     let missing: Vec<&str> = [
-        ("controller_url", settings.controller_url.is_some()),
-        ("username", settings.username.is_some()),
-        ("password", settings.password.is_some()),
-        ("ca_file", settings.ca_file.is_some()),
-        ("aws.region", settings.aws_region.is_some()),
-        ("aws.ec2_endpoint", settings.aws_ec2_endpoint.is_some()),
-        ("azure.subscription_id", settings.azure_subscription_id.is_some()),
-        ("azure.tenant_id", settings.azure_tenant_id.is_some()),
-        ("azure.client_id", settings.azure_client_id.is_some()),
-        ("azure.client_secret", settings.azure_client_secret.is_some()),
-        ("azure.resource_manager_endpoint", settings.azure_resource_manager_endpoint.is_some()),
-        ("azure.authority_host", settings.azure_authority_host.is_some()),
-        ("kubernetes.config_path", settings.kubeconfig.is_some()),
+        ("controller_url", settings.controller.url.is_some()),
+        ("username", settings.controller.username.is_some()),
+        ("password", settings.controller.password.is_some()),
+        ("ca_file", settings.controller.ca_file.is_some()),
+        ("aws.region", settings.aws.region.is_some()),
+        ("aws.ec2_endpoint", settings.aws.ec2_endpoint.is_some()),
+        ("azure.subscription_id", settings.azure.subscription_id.is_some()),
+        ("azure.tenant_id", settings.azure.tenant_id.is_some()),
+        ("azure.client_id", settings.azure.client_id.is_some()),
+        ("azure.client_secret", settings.azure.client_secret.is_some()),
+        ("azure.resource_manager_endpoint", settings.azure.resource_manager_endpoint.is_some()),
+        ("azure.authority_host", settings.azure.authority_host.is_some()),
+        ("kubernetes.config_path", settings.kubernetes.config_path.is_some()),
     ]
     .into_iter()
     .filter_map(|(name, set)| (!set).then_some(name))
     .collect();
     assert!(missing.is_empty(), "lab.env leaves these provider settings unset: {missing:?}");
-    assert!(std::path::Path::new(settings.ca_file.as_deref().unwrap()).exists());
-    assert!(std::path::Path::new(settings.kubeconfig.as_deref().unwrap()).exists());
+    assert!(settings.warnings().is_empty(), "the lab verifies TLS, so the provider has nothing to warn about");
+    assert!(std::path::Path::new(settings.controller.ca_file.as_deref().unwrap()).exists());
+    assert!(std::path::Path::new(settings.kubernetes.config_path.as_deref().unwrap()).exists());
     for name in [
         "LAB_AWS_ACCOUNT_NAME",
         "LAB_AWS_VPC_ID",

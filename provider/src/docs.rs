@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
-use crate::plugin::component::{DynDataSource, DynFunction};
+use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::schema::{Attribute, Block, Schema};
 use crate::plugin::Provider;
 use crate::provider::AviatrixProvider;
@@ -13,6 +13,12 @@ use crate::provider::AviatrixProvider;
 pub fn render_all() -> Vec<(String, String)> {
     let provider = Arc::new(AviatrixProvider::default());
     let mut pages = vec![("index.md".to_string(), render_index())];
+    for r in provider.resources() {
+        pages.push((
+            format!("resources/{}.md", r.type_name().trim_start_matches("aviatrix_")),
+            render_resource(r.as_ref()),
+        ));
+    }
     for ds in provider.data_sources() {
         pages.push((
             format!("data-sources/{}.md", ds.type_name().trim_start_matches("aviatrix_")),
@@ -33,10 +39,17 @@ fn example(path: &str) -> String {
 fn attribute_line(out: &mut String, indent: &str, prefix: &str, a: &Attribute) {
     let mut flags = Vec::new();
     if a.sensitive {
-        flags.push("Sensitive");
+        flags.push("Sensitive".to_string());
     }
     if a.write_only {
-        flags.push("Write-only");
+        flags.push("Write-only".to_string());
+    }
+    if a.requires_replace {
+        flags.push("Forces replacement".to_string());
+    }
+    if let Some(default) = &a.default {
+        let shown = default.to_json(&a.ty).map(|j| j.to_string()).unwrap_or_else(|_| format!("{default:?}"));
+        flags.push(format!("Default `{shown}`"));
     }
     let flags = if flags.is_empty() { String::new() } else { format!(", {}", flags.join(", ")) };
     let _ = writeln!(out, "{indent}- `{prefix}{}` ({}{flags}) {}", a.name, a.ty.friendly(), a.description);
@@ -84,6 +97,19 @@ fn render_index() -> String {
     let _ = writeln!(out, "## Example Usage\n\n```terraform\n{}```", example("provider/provider.tf"));
     out.push_str("\n## Schema\n");
     render_block(&mut out, &schema.block, "");
+    out
+}
+
+/// A resource page: description, example, schema, and how to import (`resources/NAME/import.sh`).
+fn render_resource(r: &dyn DynResource) -> String {
+    let schema = r.schema();
+    let name = r.type_name();
+    let mut out =
+        format!("---\npage_title: \"{name} Resource\"\n---\n\n# Resource: {name}\n\n{}\n\n", schema.block.description);
+    let _ = writeln!(out, "## Example Usage\n\n```terraform\n{}```", example(&format!("resources/{name}/resource.tf")));
+    out.push_str("\n## Schema\n");
+    render_block(&mut out, &schema.block, "");
+    let _ = writeln!(out, "\n## Import\n\n```shell\n{}```", example(&format!("resources/{name}/import.sh")));
     out
 }
 

@@ -1,15 +1,17 @@
 //! `terraform-provider-aviatrix` (`mcp-egress/aviatrix`): per-MCP-server egress containment on Aviatrix.
 //!
 //! Layers, outermost first: [`plugin`] (the tfplugin6 framework), the provider's components
-//! ([`data_sources`], [`functions`], configuration in [`provider`]), and the [`policy`] model, the one place
-//! the egress domain grammar lives.
+//! ([`data_sources`], [`functions`], configuration in [`provider`]), the [`clients`] of the outside systems,
+//! and the [`policy`] model, the one place the egress domain grammar lives.
 
 // Lets `#[derive(TfSchema)]` name this crate the same way inside and outside it.
 extern crate self as terraform_provider_aviatrix;
 
+pub mod clients;
 pub mod data_sources;
 pub mod docs;
 pub mod functions;
 pub mod plugin;
 pub mod policy;
 pub mod provider;
+pub mod resources;

@@ -6,14 +6,17 @@
 //! `Display` never show the value.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::azure::AzureClient;
+use crate::clients::controller::ControllerClient;
 use crate::data_sources::domains::DomainsDataSource;
 use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
-use crate::plugin::{Diagnostic, Diagnostics, Provider, TfSchema};
+use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
+use crate::resources::gateway::GatewayResource;
 
 /// Configuration of the Aviatrix MCP egress provider. Every attribute may instead come from the
 /// environment variable named in its description; the block's value wins over the environment.
@@ -60,6 +63,10 @@ pub struct AwsConfig {
     /// Named profile of the shared AWS configuration. Environment: `AWS_PROFILE`.
     #[tf(optional)]
     pub profile: Option<String>,
+    /// PEM bundle of extra certificate authorities for the EC2 endpoint (private endpoints, the lab).
+    /// Environment: `AWS_CA_BUNDLE`.
+    #[tf(optional)]
+    pub ca_file: Option<String>,
 }
 
 /// Azure settings (a service principal with a client secret).
@@ -83,6 +90,10 @@ pub struct AzureConfig {
     /// Entra ID authority host, such as `https://login.microsoftonline.com`. Environment: `AZURE_AUTHORITY_HOST`.
     #[tf(optional)]
     pub authority_host: Option<String>,
+    /// PEM bundle of extra certificate authorities for the Resource Manager and authority endpoints.
+    /// Environment: `AZURE_CA_FILE`.
+    #[tf(optional)]
+    pub ca_file: Option<String>,
 }
 
 /// Kubernetes settings.
@@ -109,6 +120,10 @@ pub struct HelmConfig {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -120,26 +135,60 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// Settings after the environment has filled what the block left out.
+/// Where the controller is and how to reach it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Settings {
-    pub controller_url: Option<String>,
+pub struct ControllerSettings {
+    pub url: Option<String>,
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub ca_file: Option<String>,
     pub skip_tls_verify: bool,
-    pub aws_region: Option<String>,
-    pub aws_ec2_endpoint: Option<String>,
-    pub aws_profile: Option<String>,
-    pub azure_subscription_id: Option<String>,
-    pub azure_tenant_id: Option<String>,
-    pub azure_client_id: Option<String>,
-    pub azure_client_secret: Option<Secret>,
-    pub azure_resource_manager_endpoint: Option<String>,
-    pub azure_authority_host: Option<String>,
-    pub kubeconfig: Option<String>,
-    pub kube_context: Option<String>,
-    pub helm_binary: String,
+}
+
+/// AWS access; credentials themselves come from the AWS chain when the client is built.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AwsSettings {
+    pub region: Option<String>,
+    pub ec2_endpoint: Option<String>,
+    pub profile: Option<String>,
+    pub ca_file: Option<String>,
+}
+
+/// Azure access as a service principal.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AzureSettings {
+    pub subscription_id: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub resource_manager_endpoint: Option<String>,
+    pub authority_host: Option<String>,
+    pub ca_file: Option<String>,
+}
+
+/// Which kubeconfig and context; none means the client's own defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KubernetesSettings {
+    pub config_path: Option<String>,
+    pub context: Option<String>,
+}
+
+/// The helm binary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HelmSettings {
+    pub binary: String,
+}
+
+/// Settings after the environment has filled what the block left out: one part per outside system, each
+/// resolved from its own block and variables, so each client is built from its part alone, lazily, the first
+/// time a resource needs it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings {
+    pub controller: ControllerSettings,
+    pub aws: AwsSettings,
+    pub azure: AzureSettings,
+    pub kubernetes: KubernetesSettings,
+    pub helm: HelmSettings,
 }
 
 fn truthy(v: &str) -> Option<bool> {
@@ -150,20 +199,41 @@ fn truthy(v: &str) -> Option<bool> {
     }
 }
 
-impl Settings {
-    /// Resolves the block against an environment (the process environment in production, a map in tests).
-    pub fn resolve(config: &ProviderConfig, env: &HashMap<String, String>) -> Result<Settings, Vec<Diagnostic>> {
-        let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).cloned();
-        let pick = |value: &Option<String>, name: &str| value.clone().filter(|v| !v.is_empty()).or_else(|| var(name));
-        let aws = config.aws.clone().unwrap_or_default();
-        let azure = config.azure.clone().unwrap_or_default();
-        let kube = config.kubernetes.clone().unwrap_or_default();
-        let helm = config.helm.clone().unwrap_or_default();
-        let mut problems = Vec::new();
-        let skip_tls_verify = match (config.skip_tls_verify, var("AVIATRIX_SKIP_TLS_VERIFY")) {
+/// An environment to resolve against, and the problems found while resolving.
+struct Resolver<'a> {
+    env: &'a HashMap<String, String>,
+    problems: Diagnostics,
+}
+
+impl Resolver<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.env.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// The block's value when set, else the environment variable's.
+    fn pick(&self, value: &Option<String>, name: &str) -> Option<String> {
+        value.clone().filter(|v| !v.is_empty()).or_else(|| self.var(name))
+    }
+
+    /// Like [`Resolver::pick`], for a URL: anything but http(s) is a problem on `attr`.
+    fn url(&mut self, value: &Option<String>, name: &str, attr: &str) -> Option<String> {
+        let url = self.pick(value, name)?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            self.problems.push(Diagnostic::error(
+                format!("Invalid {attr}"),
+                format!("{attr} = {url:?} is not an http(s) URL; use a URL such as \"https://host:port\"."),
+            ));
+        }
+        Some(url)
+    }
+}
+
+impl ControllerSettings {
+    fn resolve(config: &ProviderConfig, r: &mut Resolver<'_>) -> ControllerSettings {
+        let skip_tls_verify = match (config.skip_tls_verify, r.var("AVIATRIX_SKIP_TLS_VERIFY")) {
             (Some(v), _) => v,
             (None, Some(raw)) => truthy(&raw).unwrap_or_else(|| {
-                problems.push(Diagnostic::error(
+                r.problems.push(Diagnostic::error(
                     "Invalid AVIATRIX_SKIP_TLS_VERIFY",
                     format!("AVIATRIX_SKIP_TLS_VERIFY = {raw:?} is not a boolean; use \"true\" or \"false\"."),
                 ));
@@ -171,52 +241,120 @@ impl Settings {
             }),
             (None, None) => false,
         };
-        let settings = Settings {
-            controller_url: pick(&config.controller_url, "AVIATRIX_CONTROLLER_URL"),
-            username: pick(&config.username, "AVIATRIX_USERNAME"),
-            password: pick(&config.password, "AVIATRIX_PASSWORD").map(Secret),
-            ca_file: pick(&config.ca_file, "AVIATRIX_CA_FILE"),
+        ControllerSettings {
+            url: r.url(&config.controller_url, "AVIATRIX_CONTROLLER_URL", "controller_url"),
+            username: r.pick(&config.username, "AVIATRIX_USERNAME"),
+            password: r.pick(&config.password, "AVIATRIX_PASSWORD").map(Secret),
+            ca_file: r.pick(&config.ca_file, "AVIATRIX_CA_FILE"),
             skip_tls_verify,
-            aws_region: pick(&aws.region, "AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            aws_ec2_endpoint: pick(&aws.ec2_endpoint, "AWS_ENDPOINT_URL_EC2").or_else(|| var("AWS_ENDPOINT_URL")),
-            aws_profile: pick(&aws.profile, "AWS_PROFILE"),
-            azure_subscription_id: pick(&azure.subscription_id, "ARM_SUBSCRIPTION_ID"),
-            azure_tenant_id: pick(&azure.tenant_id, "ARM_TENANT_ID"),
-            azure_client_id: pick(&azure.client_id, "ARM_CLIENT_ID"),
-            azure_client_secret: pick(&azure.client_secret, "ARM_CLIENT_SECRET").map(Secret),
-            azure_resource_manager_endpoint: pick(&azure.resource_manager_endpoint, "AZURE_RESOURCE_MANAGER_ENDPOINT"),
-            azure_authority_host: pick(&azure.authority_host, "AZURE_AUTHORITY_HOST"),
-            kubeconfig: pick(&kube.config_path, "KUBECONFIG"),
-            kube_context: pick(&kube.config_context, "KUBE_CONTEXT"),
-            helm_binary: pick(&helm.binary, "HELM_BINARY").unwrap_or_else(|| "helm".to_string()),
-        };
-        for (attr, value) in [
-            ("controller_url", &settings.controller_url),
-            ("azure.resource_manager_endpoint", &settings.azure_resource_manager_endpoint),
-            ("azure.authority_host", &settings.azure_authority_host),
-            ("aws.ec2_endpoint", &settings.aws_ec2_endpoint),
-        ] {
-            if let Some(url) = value {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    problems.push(Diagnostic::error(
-                        format!("Invalid {attr}"),
-                        format!("{attr} = {url:?} is not an http(s) URL; use a URL such as \"https://host:port\"."),
-                    ));
-                }
-            }
-        }
-        if problems.is_empty() {
-            Ok(settings)
-        } else {
-            Err(problems)
         }
     }
 }
 
-/// The provider: its settings once configured, and its components.
+impl AwsSettings {
+    fn resolve(block: &AwsConfig, r: &mut Resolver<'_>) -> AwsSettings {
+        AwsSettings {
+            region: r.pick(&block.region, "AWS_REGION").or_else(|| r.var("AWS_DEFAULT_REGION")),
+            ec2_endpoint: r
+                .url(&block.ec2_endpoint, "AWS_ENDPOINT_URL_EC2", "aws.ec2_endpoint")
+                .or_else(|| r.url(&None, "AWS_ENDPOINT_URL", "aws.ec2_endpoint")),
+            profile: r.pick(&block.profile, "AWS_PROFILE"),
+            ca_file: r.pick(&block.ca_file, "AWS_CA_BUNDLE"),
+        }
+    }
+}
+
+impl AzureSettings {
+    fn resolve(block: &AzureConfig, r: &mut Resolver<'_>) -> AzureSettings {
+        AzureSettings {
+            subscription_id: r.pick(&block.subscription_id, "ARM_SUBSCRIPTION_ID"),
+            tenant_id: r.pick(&block.tenant_id, "ARM_TENANT_ID"),
+            client_id: r.pick(&block.client_id, "ARM_CLIENT_ID"),
+            client_secret: r.pick(&block.client_secret, "ARM_CLIENT_SECRET").map(Secret),
+            resource_manager_endpoint: r.url(
+                &block.resource_manager_endpoint,
+                "AZURE_RESOURCE_MANAGER_ENDPOINT",
+                "azure.resource_manager_endpoint",
+            ),
+            authority_host: r.url(&block.authority_host, "AZURE_AUTHORITY_HOST", "azure.authority_host"),
+            ca_file: r.pick(&block.ca_file, "AZURE_CA_FILE"),
+        }
+    }
+}
+
+impl KubernetesSettings {
+    fn resolve(block: &KubernetesConfig, r: &mut Resolver<'_>) -> KubernetesSettings {
+        KubernetesSettings {
+            config_path: r.pick(&block.config_path, "KUBECONFIG"),
+            context: r.pick(&block.config_context, "KUBE_CONTEXT"),
+        }
+    }
+}
+
+impl HelmSettings {
+    fn resolve(block: &HelmConfig, r: &mut Resolver<'_>) -> HelmSettings {
+        HelmSettings { binary: r.pick(&block.binary, "HELM_BINARY").unwrap_or_else(|| "helm".to_string()) }
+    }
+}
+
+impl Settings {
+    /// Resolves the block against an environment (the process environment in production, a map in tests).
+    /// Every problem is reported at once, each naming its attribute or variable.
+    pub fn resolve(config: &ProviderConfig, env: &HashMap<String, String>) -> Result<Settings, Diagnostics> {
+        let mut r = Resolver { env, problems: Diagnostics::default() };
+        let settings = Settings {
+            controller: ControllerSettings::resolve(config, &mut r),
+            aws: AwsSettings::resolve(&config.aws.clone().unwrap_or_default(), &mut r),
+            azure: AzureSettings::resolve(&config.azure.clone().unwrap_or_default(), &mut r),
+            kubernetes: KubernetesSettings::resolve(&config.kubernetes.clone().unwrap_or_default(), &mut r),
+            helm: HelmSettings::resolve(&config.helm.clone().unwrap_or_default(), &mut r),
+        };
+        if r.problems.has_errors() {
+            Err(r.problems)
+        } else {
+            Ok(settings)
+        }
+    }
+
+    /// Warnings about settings that work but weaken something, shown on every run they apply to.
+    pub fn warnings(&self) -> Diagnostics {
+        let mut warnings = Diagnostics::default();
+        if self.controller.skip_tls_verify {
+            warnings.push(
+                Diagnostic::warning(
+                    "TLS verification of the controller is off",
+                    "skip_tls_verify (or AVIATRIX_SKIP_TLS_VERIFY) is true: anyone between this machine and the \
+                     controller can read the session and the password. Set ca_file to the CA that signed the \
+                     controller's certificate instead.",
+                )
+                .at(crate::plugin::AttributePath::root().attr("skip_tls_verify")),
+            );
+        }
+        warnings
+    }
+}
+
+/// The provider: its settings once configured, the clients built from them on first use, and its
+/// components.
 #[derive(Default)]
 pub struct AviatrixProvider {
     settings: RwLock<Option<Arc<Settings>>>,
+    controller: OnceLock<ControllerClient>,
+    azure: OnceLock<AzureClient>,
+}
+
+/// A client that could not be built: the diagnostic names the provider attribute to set.
+fn client_unavailable(system: &str, detail: impl std::fmt::Display) -> Diagnostics {
+    Diagnostic::error(format!("The provider cannot reach {system}"), detail.to_string()).into()
+}
+
+/// The cell's client, built with `build` the first time it is needed.
+fn lazily<T: Clone>(cell: &OnceLock<T>, build: impl FnOnce() -> Result<T, Diagnostics>) -> Result<T, Diagnostics> {
+    if let Some(client) = cell.get() {
+        return Ok(client.clone());
+    }
+    let client = build()?;
+    Ok(cell.get_or_init(|| client).clone())
 }
 
 impl AviatrixProvider {
@@ -224,26 +362,56 @@ impl AviatrixProvider {
     pub fn settings(&self) -> Option<Arc<Settings>> {
         self.settings.read().expect("settings lock").clone()
     }
+
+    fn configured(&self) -> Result<Arc<Settings>, Diagnostics> {
+        self.settings().ok_or_else(|| {
+            Diagnostic::error(
+                "The provider is not configured",
+                "Terraform did not configure the provider before using it.",
+            )
+            .into()
+        })
+    }
+
+    /// The controller client, built once from the controller settings.
+    pub fn controller(&self) -> Result<ControllerClient, Diagnostics> {
+        lazily(&self.controller, || {
+            let settings = self.configured()?;
+            let client = ControllerClient::new(&settings.controller)
+                .map_err(|e| client_unavailable("the Aviatrix controller", e))?;
+            tracing::info!(controller = %client.url(), "using the Aviatrix controller");
+            Ok(client)
+        })
+    }
+
+    /// The Azure client, built once from the azure settings.
+    pub fn azure(&self) -> Result<AzureClient, Diagnostics> {
+        lazily(&self.azure, || {
+            let settings = self.configured()?;
+            AzureClient::new(&settings.azure).map_err(|e| client_unavailable("Azure", e))
+        })
+    }
 }
 
 #[tonic::async_trait]
 impl Provider for AviatrixProvider {
     type Config = ProviderConfig;
 
-    fn validate(&self, config: &ProviderConfig) -> Vec<Diagnostic> {
+    fn validate(&self, config: &ProviderConfig) -> Diagnostics {
         Settings::resolve(config, &HashMap::new()).err().unwrap_or_default()
     }
 
-    async fn configure(&self, config: ProviderConfig, terraform_version: &str) -> Result<(), Diagnostics> {
+    async fn configure(&self, config: ProviderConfig, terraform_version: &str) -> Outcome<()> {
         let env: HashMap<String, String> = std::env::vars().collect();
-        let settings = Settings::resolve(&config, &env).map_err(Diagnostics::from)?;
+        let settings = Settings::resolve(&config, &env)?;
         tracing::debug!(
             terraform_version,
-            controller_url = settings.controller_url.as_deref().unwrap_or("(not set)"),
+            controller_url = settings.controller.url.as_deref().unwrap_or("(not set)"),
             "provider configured; no outside system is contacted until a resource needs it"
         );
+        let warnings = settings.warnings();
         *self.settings.write().expect("settings lock") = Some(Arc::new(settings));
-        Ok(())
+        warnings.into_outcome(())
     }
 
     fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>> {
@@ -251,7 +419,7 @@ impl Provider for AviatrixProvider {
     }
 
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {
-        Vec::new()
+        vec![Arc::new(GatewayResource { provider: self.clone() })]
     }
 
     fn functions(self: &Arc<Self>) -> Vec<Arc<dyn DynFunction>> {
@@ -284,16 +452,20 @@ mod tests {
         ]);
         let config = ProviderConfig { username: Some("operator".into()), ..Default::default() };
         let s = Settings::resolve(&config, &e).unwrap();
-        assert_eq!(s.controller_url.as_deref(), Some("https://ctl.example.com"));
-        assert_eq!(s.username.as_deref(), Some("operator"), "the block wins over the environment");
-        assert_eq!(s.password.as_ref().map(Secret::expose), Some("hunter2"));
-        assert!(s.skip_tls_verify);
-        assert_eq!(s.aws_region.as_deref(), Some("us-east-1"));
-        assert_eq!(s.aws_ec2_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
-        assert_eq!(s.azure_subscription_id.as_deref(), Some("sub"));
-        assert_eq!(s.kubeconfig.as_deref(), Some("/tmp/kubeconfig"));
-        assert_eq!(s.kube_context.as_deref(), Some("lab"));
-        assert_eq!(s.helm_binary, "/opt/helm");
+        assert_eq!(s.controller.url.as_deref(), Some("https://ctl.example.com"));
+        assert_eq!(s.controller.username.as_deref(), Some("operator"), "the block wins over the environment");
+        assert_eq!(s.controller.password.as_ref().map(Secret::expose), Some("hunter2"));
+        assert!(s.controller.skip_tls_verify);
+        assert_eq!(s.aws.region.as_deref(), Some("us-east-1"));
+        assert_eq!(s.aws.ec2_endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(s.azure.subscription_id.as_deref(), Some("sub"));
+        assert_eq!(s.azure.client_secret.as_ref().map(Secret::expose), Some("s3cret"));
+        assert_eq!(s.kubernetes.config_path.as_deref(), Some("/tmp/kubeconfig"));
+        assert_eq!(s.kubernetes.context.as_deref(), Some("lab"));
+        assert_eq!(s.helm.binary, "/opt/helm");
+        let warnings = s.warnings();
+        assert_eq!(warnings.0.len(), 1, "skip_tls_verify warns: {warnings:?}");
+        assert!(!warnings.has_errors() && warnings.0[0].detail.contains("ca_file"));
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("s3cret"), "secrets leak through Debug: {shown}");
     }
@@ -302,9 +474,14 @@ mod tests {
     fn bad_values_are_named() {
         let config = ProviderConfig { controller_url: Some("ctl.example.com".into()), ..Default::default() };
         let problems = Settings::resolve(&config, &env(&[("AVIATRIX_SKIP_TLS_VERIFY", "perhaps")])).unwrap_err();
-        let text: Vec<String> = problems.iter().map(|d| d.detail.clone()).collect();
+        let text: Vec<String> = problems.0.iter().map(|d| d.detail.clone()).collect();
         assert!(text.iter().any(|t| t.contains("AVIATRIX_SKIP_TLS_VERIFY = \"perhaps\"")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("controller_url = \"ctl.example.com\"")), "{text:?}");
-        assert_eq!(Settings::resolve(&ProviderConfig::default(), &HashMap::new()).unwrap().helm_binary, "helm");
+        let defaults = Settings::resolve(&ProviderConfig::default(), &HashMap::new()).unwrap();
+        assert_eq!(defaults.helm.binary, "helm");
+        assert!(defaults.warnings().is_empty(), "verified TLS is the default and needs no warning");
+        let aws = ProviderConfig { aws: Some(AwsConfig::default()), ..Default::default() };
+        let problems = Settings::resolve(&aws, &env(&[("AWS_ENDPOINT_URL", "ec2.local")])).unwrap_err();
+        assert!(problems.0[0].detail.starts_with("aws.ec2_endpoint = \"ec2.local\""), "{problems:?}");
     }
 }

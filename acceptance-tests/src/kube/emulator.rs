@@ -1,7 +1,8 @@
 //! The Kubernetes API as one of the lab daemon's emulators: its fault switchboard, its objects for the
 //! lab inventory, and `KUBECONFIG` for `lab.env`.
 //!
-//! It only adapts [`super::KubeHandle`] to [`crate::emulator::Emulator`]; it serves nothing itself.
+//! It adapts [`super::KubeHandle`] to [`crate::emulator::Emulator`] and says how a Kubernetes object appears in
+//! the lab inventory; it serves nothing itself.
 
 use serde_json::Value;
 
@@ -19,10 +20,21 @@ impl KubeEmulator {
     pub fn new(handle: KubeHandle) -> KubeEmulator {
         KubeEmulator { handle }
     }
+}
 
-    pub fn handle(&self) -> &KubeHandle {
-        &self.handle
-    }
+/// Objects as the lab inventory lists them: kind, `namespace/name` (or `name` for cluster-scoped kinds), and
+/// the object without the fields every write or the controllers change.
+pub fn inventory(objects: Vec<Value>) -> Vec<Object> {
+    objects
+        .into_iter()
+        .map(|obj| {
+            let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+            let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            let id = if ns.is_empty() { name.to_string() } else { format!("{ns}/{name}") };
+            Object::new(super::TARGET, &kind, id, normalised(&obj))
+        })
+        .collect()
 }
 
 /// An object as the inventory compares it: without the fields every write or the controllers change.
@@ -41,27 +53,15 @@ fn normalised(obj: &Value) -> Value {
 
 impl Emulator for KubeEmulator {
     fn target(&self) -> &'static str {
-        "kubernetes"
+        super::TARGET
     }
 
     fn faults(&self) -> &Faults {
-        self.handle.lab_faults()
+        self.handle.faults()
     }
 
     fn inventory(&self) -> BoxFuture<'_, anyhow::Result<Vec<Object>>> {
-        Box::pin(async move {
-            let objects = self.handle.store.objects();
-            Ok(objects
-                .into_iter()
-                .map(|obj| {
-                    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-                    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-                    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-                    let id = if ns.is_empty() { name.to_string() } else { format!("{ns}/{name}") };
-                    Object::new("kubernetes", &kind, id, normalised(&obj))
-                })
-                .collect())
-        })
+        Box::pin(async move { Ok(self.handle.inventory()) })
     }
 
     fn env(&self) -> Vec<(String, String)> {

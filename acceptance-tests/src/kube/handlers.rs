@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response};
+use hyper::{Method, Response};
 use serde_json::{json, Value};
 
 use super::apply::{apply, managers_of, ApplyCtx};
@@ -17,7 +16,7 @@ use super::errors::{cause, ApiError, ApiResult};
 use super::patch::{json_patch, merge_patch, strategic_merge};
 use super::resources::ResourceDef;
 use super::selectors::{FieldSelector, LabelSelector};
-use super::server::{body_bytes, json_response, App, Body};
+use super::server::{body_bytes, json_response, App, Body, Request};
 use super::store::{now, DeleteOptions, Writer};
 use super::{protobuf, table, validation, watch};
 
@@ -36,8 +35,15 @@ impl Query {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
+    /// A boolean parameter as the API server reads one: absent is `None`; "0" and "false" (any case) are
+    /// false; anything else, "True" and an empty value included, is true.
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key).map(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
+    }
+
+    /// A boolean parameter that defaults to false.
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true") | Some("1"))
+        self.bool(key).unwrap_or(false)
     }
 }
 
@@ -244,7 +250,7 @@ fn check_kind(t: &Target, obj: &mut Value, q: &Query) -> ApiResult<()> {
 
 pub async fn resource(
     app: &Arc<App>,
-    req: Request<Incoming>,
+    req: Request,
     group: &str,
     version: &str,
     rest: &[&str],
@@ -700,4 +706,27 @@ fn delete_collection(
         200,
         &json!({"kind": t.def.list_kind(), "apiVersion": t.def.api_version(&t.version), "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Query;
+
+    #[test]
+    fn boolean_parameters_read_as_the_api_server_reads_them() {
+        for (query, want) in [
+            ("watch=true", Some(true)),
+            ("watch=True", Some(true)),
+            ("watch=1", Some(true)),
+            ("watch=", Some(true)),
+            ("watch=yes", Some(true)),
+            ("watch=false", Some(false)),
+            ("watch=FALSE", Some(false)),
+            ("watch=0", Some(false)),
+            ("&limit=5&", None),
+        ] {
+            assert_eq!(Query::parse(Some(query)).bool("watch"), want, "{query}");
+        }
+        assert!(!Query::parse(None).flag("watch"));
+    }
 }

@@ -1,10 +1,12 @@
-//! The lab's Kubernetes: an HTTPS Kubernetes API on loopback that unmodified kubectl, helm v4 and kube-rs
-//! work against, with a small controller and kubelet stand-in so workloads become ready.
+//! The lab's Kubernetes: an HTTPS Kubernetes API on loopback that unmodified kubectl, helm v4, kube-rs and the
+//! official Python client work against, with a small controller and kubelet stand-in so workloads become ready.
 //!
-//! [`start`] serves it on a free 127.0.0.1 port (the previous one when free), writes `DIR/kubeconfig` (CA data
-//! and a bearer token) and keeps its state in `DIR/kube/`, so a restart keeps every object. It follows the facts
-//! in `shared/reference/kubernetes-api-for-emulators.md` and Kubernetes semantics, never what a client happens
-//! to send. It must not reach beyond loopback, log the token, or know anything about the product.
+//! [`start`] serves it through the lab's shared machinery: on a listener from the daemon's port book, through
+//! [`crate::http::serve`] with TLS from the lab CA, with its state in a [`crate::store::StateFile`] and faults
+//! from a [`crate::fault::Faults`] switchboard. It writes `DIR/kubeconfig` (CA data and the bearer token from
+//! the lab's secrets). It follows the lab's reference facts on the Kubernetes API and Kubernetes semantics,
+//! never what a client happens to send. It must not bind ports, reach beyond loopback, log the token, or know
+//! anything about the product.
 
 // An ApiError is a whole `Status` (message, details, causes) and is made at most once per request.
 #![allow(clippy::result_large_err)]
@@ -15,7 +17,6 @@ pub mod defaults;
 pub mod discovery;
 pub mod emulator;
 pub mod errors;
-pub mod fault;
 pub mod handlers;
 pub mod patch;
 pub mod protobuf;
@@ -29,76 +30,58 @@ pub mod table;
 pub mod validation;
 pub mod watch;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use base64::Engine;
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::fault::Faults;
+use crate::inventory::Object;
+use crate::store::StateFile;
 use crate::tls::LabCa;
 
-pub use fault::{Fault, FaultMode};
 use server::App;
 use store::Store;
 
-/// A running Kubernetes API.
+/// The name of the API's state file, port and fault target.
+pub const TARGET: &str = "kubernetes";
+
+/// A running Kubernetes API. Dropping it stops serving and saves the state.
 pub struct KubeHandle {
-    addr: SocketAddr,
+    url: String,
     dir: PathBuf,
-    store: Arc<Store>,
+    app: Arc<App>,
     tasks: Vec<JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
-    lab_faults: Arc<crate::fault::Faults>,
-    token: String,
 }
 
 impl KubeHandle {
     /// `https://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("https://{}", self.addr)
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// `DIR/kubeconfig`.
     pub fn kubeconfig_path(&self) -> PathBuf {
-        self.dir.join("kubeconfig")
+        kubeconfig_path(&self.dir)
     }
 
-    /// Every object by kind and namespace; the seeded ones are marked `baseline`.
-    pub fn inventory(&self) -> Value {
-        self.store.inventory()
+    /// Every object, as the lab inventory lists it.
+    pub fn inventory(&self) -> Vec<Object> {
+        emulator::inventory(self.app.store.objects())
     }
 
-    /// Switches fault injection (the same switch `mcp-egress-lab fault` writes).
-    pub fn set_fault(&self, fault: &Fault) -> anyhow::Result<()> {
-        fault::write(&self.dir, fault)
+    /// The fault switchboard this API consults on resource requests.
+    pub fn faults(&self) -> &Faults {
+        &self.app.faults
     }
 
     /// Restarts a pod's sandbox: its containers restart and it gets a new IP. Returns the new IP.
     pub fn fail_pod(&self, namespace: &str, name: &str) -> anyhow::Result<String> {
-        controllers::fail_pod(&mut self.store.lock(), namespace, name).map_err(|e| anyhow::anyhow!("{e}"))
-    }
-
-    /// The lab-wide fault switchboard this API consults (server-error, slow, conflict, throttle).
-    pub fn lab_faults(&self) -> &crate::fault::Faults {
-        &self.lab_faults
-    }
-
-    /// The bearer token, for in-process clients such as the controller emulator's reconciler. Never log it.
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-
-    /// The lab directory this API keeps its state in.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        controllers::fail_pod(&mut self.app.store.lock(), namespace, name).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// Stops serving and saves the state.
@@ -108,7 +91,7 @@ impl KubeHandle {
             t.abort();
             let _ = t.await;
         }
-        self.store.save()
+        self.app.store.save()
     }
 }
 
@@ -119,28 +102,17 @@ impl Drop for KubeHandle {
             t.abort();
         }
         if !self.tasks.is_empty() {
-            let _ = self.store.save();
+            let _ = self.app.store.save();
         }
     }
 }
 
-fn state_dir(dir: &Path) -> PathBuf {
-    dir.join("kube")
+fn state_file(dir: &Path) -> StateFile {
+    StateFile::new(dir, TARGET)
 }
 
-fn load_or_create_token(kdir: &Path) -> anyhow::Result<String> {
-    let path = kdir.join("token");
-    if let Ok(t) = std::fs::read_to_string(&path) {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
-    }
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    crate::store::write_private(&path, token.as_bytes())?;
-    Ok(token)
+fn kubeconfig_path(dir: &Path) -> PathBuf {
+    dir.join("kubeconfig")
 }
 
 fn kubeconfig(url: &str, ca_pem: &str, token: &str) -> String {
@@ -150,77 +122,29 @@ fn kubeconfig(url: &str, ca_pem: &str, token: &str) -> String {
     )
 }
 
-/// Starts the Kubernetes API for the lab in `dir`.
-pub async fn start(dir: &Path, ca: &LabCa) -> anyhow::Result<KubeHandle> {
-    let kdir = state_dir(dir);
-    std::fs::create_dir_all(&kdir).with_context(|| format!("creating {}", kdir.display()))?;
-    let token = load_or_create_token(&kdir)?;
-    let store = Store::open(&kdir, ca.cert_pem())?;
-
-    // Reuse the previous port when it is free, so clients configured before a restart keep working.
-    let port_file = kdir.join("port");
-    let previous: Option<u16> = std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse().ok());
-    let listener = match previous {
-        Some(p) => match TcpListener::bind(("127.0.0.1", p)).await {
-            Ok(l) => l,
-            Err(_) => TcpListener::bind(("127.0.0.1", 0)).await?,
-        },
-        None => TcpListener::bind(("127.0.0.1", 0)).await?,
-    };
-    let addr = listener.local_addr()?;
-    std::fs::write(&port_file, addr.port().to_string())?;
-    let url = format!("https://{addr}");
-    crate::store::write_private(&dir.join("kubeconfig"), kubeconfig(&url, ca.cert_pem(), &token).as_bytes())?;
-
-    let tls = tokio_rustls::TlsAcceptor::from(ca.server_config("mcp-egress-lab kubernetes", &[b"h2", b"http/1.1"])?);
-    use crate::fault::FaultKind;
-    let lab_faults = Arc::new(crate::fault::Faults::new(&[
-        FaultKind::ServerError,
-        FaultKind::Slow,
-        FaultKind::Conflict,
-        FaultKind::Throttle,
-    ]));
-    let app = Arc::new(App {
-        store: store.clone(),
-        token: token.clone(),
-        address: addr.to_string(),
-        faults: fault::FaultSwitch::new(dir),
-        lab_faults: lab_faults.clone(),
-    });
-
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let tasks = vec![
-        tokio::spawn(accept_loop(listener, tls, app, stopped)),
-        tokio::spawn(controllers::run(store.clone())),
-        tokio::spawn(persist(store.clone())),
-    ];
-    Ok(KubeHandle { addr, dir: dir.to_path_buf(), store, tasks, stop, lab_faults, token })
+/// The API's shared state for the lab in `dir`, serving nothing: the store (loaded, or seeded on first use),
+/// the token it accepts, the address discovery names, and its fault switchboard. [`server::router`] serves it.
+pub fn open(dir: &Path, ca_pem: &str, token: &str, address: String) -> anyhow::Result<Arc<App>> {
+    anyhow::ensure!(!token.is_empty(), "the Kubernetes API needs a bearer token");
+    let store = Store::open(state_file(dir), ca_pem)?;
+    Ok(Arc::new(App { store, token: token.to_string(), address, faults: Faults::new(server::FAULT_KINDS) }))
 }
 
-/// Accepts connections until stopped; open connections (and their watches) close on stop too.
-async fn accept_loop(
-    listener: TcpListener,
-    tls: tokio_rustls::TlsAcceptor,
-    app: Arc<App>,
-    stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else { continue };
-        let _ = tcp.set_nodelay(true);
-        let tls = tls.clone();
-        let app = app.clone();
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            let Ok(stream) = tls.accept(tcp).await else { return };
-            let service = hyper::service::service_fn(move |req| server::serve(app.clone(), req));
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-            let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = stopped.wait_for(|s| *s) => {}
-            }
-        });
-    }
+/// Serves the Kubernetes API for the lab in `dir` on `listener` (from the daemon's port book), accepting
+/// `token`, and writes `DIR/kubeconfig` for it.
+pub async fn start(dir: &Path, ca: &LabCa, token: &str, listener: TcpListener) -> anyhow::Result<KubeHandle> {
+    let addr = listener.local_addr()?;
+    let app = open(dir, ca.cert_pem(), token, addr.to_string())?;
+    let url = format!("https://{addr}");
+    crate::store::write_private(&kubeconfig_path(dir), kubeconfig(&url, ca.cert_pem(), token).as_bytes())?;
+    let tls = ca.server_config("mcp-egress-lab kubernetes", &[b"h2", b"http/1.1"])?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(crate::http::serve(listener, Some(tls), server::router(app.clone()), stopped)),
+        tokio::spawn(controllers::run(app.store.clone())),
+        tokio::spawn(persist(app.store.clone())),
+    ];
+    Ok(KubeHandle { url, dir: dir.to_path_buf(), app, tasks, stop })
 }
 
 /// Saves the state shortly after changes (batched), so a stop loses at most the last moment.
@@ -237,21 +161,18 @@ async fn persist(store: Arc<Store>) {
     }
 }
 
-/// The inventory saved in `dir`, for when the lab is not running.
-pub fn inventory_from_dir(dir: &Path) -> anyhow::Result<Value> {
-    store::inventory_from_file(&state_dir(dir))
+/// The inventory saved for the lab in `dir`, for when its API is not running.
+pub fn saved_inventory(dir: &Path) -> anyhow::Result<Vec<Object>> {
+    Ok(emulator::inventory(store::saved_objects(&state_file(dir))?))
 }
 
-/// Calls one of the lab endpoints of a running API from another process (the CLI), with the token and CA
-/// of `DIR/kube/` and the CA in `DIR/ca.pem`.
-async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<Value> {
+/// Calls one of the lab endpoints of a running API from another process (the CLI), on the port in the lab's
+/// port book, with the token from its secrets and the lab CA in `DIR/ca.pem`.
+async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
     use http_body_util::BodyExt;
-    let kdir = state_dir(dir);
-    let port: u16 = std::fs::read_to_string(kdir.join("port"))
-        .context("the lab's Kubernetes API has not been started in this directory")?
-        .trim()
-        .parse()?;
-    let token = std::fs::read_to_string(kdir.join("token")).context("reading the API token")?;
+    let lab = crate::daemon::LabDir::new(dir)?;
+    let port = *lab.ports().get(TARGET).context("the lab's Kubernetes API has not been started in this directory")?;
+    let token = lab.secrets()?.kubernetes_token;
     let ca_pem = std::fs::read(dir.join("ca.pem")).context("reading the lab CA")?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&ca_pem) {
@@ -270,14 +191,14 @@ async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<Value>
         .method(method)
         .uri(path)
         .header("host", format!("127.0.0.1:{port}"))
-        .header("authorization", format!("Bearer {}", token.trim()))
+        .header("authorization", format!("Bearer {token}"))
         .body(http_body_util::Empty::<bytes::Bytes>::new())?;
     let resp = sender.send_request(req).await?;
     let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     if !status.is_success() {
-        anyhow::bail!("{}", value.get("message").and_then(Value::as_str).unwrap_or(status.as_str()));
+        anyhow::bail!("{}", value.get("message").and_then(serde_json::Value::as_str).unwrap_or(status.as_str()));
     }
     Ok(value)
 }
@@ -286,12 +207,4 @@ async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<Value>
 pub async fn fail_pod_in(dir: &Path, namespace: &str, name: &str) -> anyhow::Result<String> {
     let v = call_lab(dir, "POST", &format!("/lab/v1/namespaces/{namespace}/pods/{name}/fail")).await?;
     Ok(v["podIP"].as_str().unwrap_or_default().to_string())
-}
-
-/// The inventory of the lab in `dir`: asked of the running API, or read from the saved state when it is down.
-pub async fn inventory_in(dir: &Path) -> anyhow::Result<Value> {
-    match call_lab(dir, "GET", "/lab/v1/inventory").await {
-        Ok(v) => Ok(v),
-        Err(_) => inventory_from_dir(dir),
-    }
 }

@@ -3,14 +3,13 @@
 //! concurrency, finalizers, deletion, field ownership).
 //!
 //! All reads and writes take one lock, so writes to an object are serialised and checked against its
-//! resourceVersion. State is saved to `DIR/kube/state.json` shortly after each change and loaded on start.
+//! resourceVersion. State is saved through the lab's [`crate::store::StateFile`] (`DIR/state/kubernetes.json`)
+//! shortly after each change and loaded on start.
 //! The store knows nothing about HTTP; controllers and handlers call it.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use anyhow::Context;
 use serde_json::{json, Map, Value};
 use tokio::sync::{broadcast, watch};
 
@@ -63,7 +62,6 @@ pub struct State {
     oldest_rv: u64,
     resources: Vec<ResourceDef>,
     pending: Vec<Arc<Event>>,
-    pub baseline: BTreeSet<String>,
     /// The lab CA, published in each namespace's `kube-root-ca.crt`.
     pub ca_pem: String,
     /// Per node, the last pod IP handed out.
@@ -75,7 +73,7 @@ pub struct Store {
     state: Mutex<State>,
     events: broadcast::Sender<Arc<Event>>,
     changed: watch::Sender<u64>,
-    path: PathBuf,
+    file: crate::store::StateFile,
 }
 
 /// Who is writing, for field ownership.
@@ -556,13 +554,11 @@ impl Drop for Locked<'_> {
 struct Saved {
     rv: u64,
     objects: Vec<(String, Value)>,
-    baseline: BTreeSet<String>,
 }
 
 impl Store {
-    /// Opens the store saved in `dir`, or a fresh one seeded with the baseline objects.
-    pub fn open(dir: &Path, ca_pem: &str) -> anyhow::Result<Arc<Store>> {
-        let path = dir.join("state.json");
+    /// Opens the store saved in `file`, or a fresh one seeded with the baseline objects.
+    pub fn open(file: crate::store::StateFile, ca_pem: &str) -> anyhow::Result<Arc<Store>> {
         let mut state = State {
             rv: 0,
             objects: BTreeMap::new(),
@@ -570,17 +566,14 @@ impl Store {
             oldest_rv: 0,
             resources: builtins(),
             pending: vec![],
-            baseline: BTreeSet::new(),
             ca_pem: ca_pem.to_string(),
             ip_cursor: BTreeMap::new(),
         };
-        let fresh = !path.exists();
-        if !fresh {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            let saved: Saved = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let saved: Option<Saved> = file.load()?;
+        let fresh = saved.is_none();
+        if let Some(saved) = saved {
             state.rv = saved.rv;
             state.oldest_rv = saved.rv;
-            state.baseline = saved.baseline;
             for (key, obj) in saved.objects {
                 let ns = meta(&obj, "namespace");
                 let name = meta(&obj, "name");
@@ -590,7 +583,7 @@ impl Store {
         }
         let (events, _) = broadcast::channel(65_536);
         let (changed, _) = watch::channel(state.rv);
-        let store = Arc::new(Store { state: Mutex::new(state), events, changed, path });
+        let store = Arc::new(Store { state: Mutex::new(state), events, changed, file });
         if fresh {
             super::seed::seed(&store)?;
         }
@@ -609,63 +602,22 @@ impl Store {
         self.changed.subscribe()
     }
 
-    /// Writes the state to disk (atomically, by rename).
+    /// Writes the state to its file (atomically).
     pub fn save(&self) -> anyhow::Result<()> {
         let saved = {
             let st = self.lock();
-            Saved {
-                rv: st.rv,
-                objects: st.all().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                baseline: st.baseline.clone(),
-            }
+            Saved { rv: st.rv, objects: st.all().map(|(k, v)| (k.clone(), v.clone())).collect() }
         };
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(&saved)?).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path).with_context(|| format!("renaming to {}", self.path.display()))?;
-        Ok(())
+        self.file.save(&saved)
     }
 
     /// A copy of every stored object.
     pub fn objects(&self) -> Vec<Value> {
         self.lock().all().map(|(_, v)| v.clone()).collect()
     }
-
-    /// Every object by kind and namespace, seeded ones marked `baseline`.
-    pub fn inventory(&self) -> Value {
-        let st = self.lock();
-        inventory_of(st.all().map(|(k, v)| (k.clone(), v.clone())), &st.baseline)
-    }
 }
 
-/// The inventory document for a set of objects.
-pub fn inventory_of(objects: impl Iterator<Item = (String, Value)>, baseline: &BTreeSet<String>) -> Value {
-    let mut out: Vec<Value> = objects
-        .map(|(_, v)| {
-            let uid = meta(&v, "uid");
-            json!({
-                "apiVersion": v.get("apiVersion").cloned().unwrap_or(Value::Null),
-                "kind": v.get("kind").cloned().unwrap_or(Value::Null),
-                "namespace": meta(&v, "namespace"),
-                "name": meta(&v, "name"),
-                "uid": uid,
-                "baseline": baseline.contains(&uid),
-            })
-        })
-        .collect();
-    out.sort_by_key(|v| {
-        (
-            v["kind"].as_str().unwrap_or_default().to_string(),
-            v["namespace"].as_str().unwrap_or_default().to_string(),
-            v["name"].as_str().unwrap_or_default().to_string(),
-        )
-    });
-    Value::Array(out)
-}
-
-/// Reads the inventory from a saved state file (for when the lab is down).
-pub fn inventory_from_file(dir: &Path) -> anyhow::Result<Value> {
-    let path = dir.join("state.json");
-    let saved: Saved =
-        serde_json::from_str(&std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?)?;
-    Ok(inventory_of(saved.objects.into_iter(), &saved.baseline))
+/// Every object saved in `file`, for when the API is not running; empty when nothing was saved yet.
+pub fn saved_objects(file: &crate::store::StateFile) -> anyhow::Result<Vec<Value>> {
+    Ok(file.load::<Saved>()?.map(|saved| saved.objects.into_iter().map(|(_, v)| v).collect()).unwrap_or_default())
 }

@@ -93,7 +93,7 @@ pub async fn serve(app: &Arc<App>, t: &Target, q: &Query, accept: &str) -> ApiRe
         labels: LabelSelector::parse(q.get("labelSelector").unwrap_or_default())?,
         fields: FieldSelector::parse(&fields_sel, &t.def.kind)?,
     };
-    let send_initial = q.get("sendInitialEvents").map(|v| v == "true");
+    let send_initial = q.bool("sendInitialEvents");
     let bookmarks = q.flag("allowWatchBookmarks");
     if send_initial.is_some() {
         let mut causes = vec![];

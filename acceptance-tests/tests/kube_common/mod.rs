@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+use mcp_egress_lab::daemon::LabDir;
+use mcp_egress_lab::inventory::Object;
 use mcp_egress_lab::kube::KubeHandle;
 use mcp_egress_lab::tls::LabCa;
 
@@ -18,6 +20,21 @@ pub struct Cluster {
     pub home: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     pub handle: Option<KubeHandle>,
+    /// The lab's inventory right after it started, as the daemon keeps it for `inventory --diff`.
+    pub baseline: Vec<Object>,
+}
+
+/// Serves the lab's Kubernetes API for the lab in `dir` as the daemon does: on the port the lab's port book
+/// holds for it (its previous one when free), with the token from the lab's secrets.
+pub async fn start_lab(dir: &Path, ca: &LabCa) -> KubeHandle {
+    let lab = LabDir::new(dir).expect("lab dir");
+    let secrets = lab.secrets().expect("lab secrets");
+    let mut ports = lab.port_book();
+    let listener = ports.bind(mcp_egress_lab::kube::TARGET).await.expect("a loopback port");
+    ports.save(&lab).expect("saving the port book");
+    mcp_egress_lab::kube::start(&lab.dir, ca, &secrets.kubernetes_token, listener)
+        .await
+        .expect("start the Kubernetes API")
 }
 
 fn repo_root() -> PathBuf {
@@ -51,12 +68,13 @@ impl Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = tempfile::tempdir().expect("tempdir");
         if let Some(kubeconfig) = external() {
-            return Cluster { dir, home, kubeconfig, handle: None };
+            return Cluster { dir, home, kubeconfig, handle: None, baseline: vec![] };
         }
         let ca = LabCa::load_or_create(dir.path()).expect("lab CA");
-        let handle = mcp_egress_lab::kube::start(dir.path(), &ca).await.expect("start the Kubernetes API");
+        let handle = start_lab(dir.path(), &ca).await;
         let kubeconfig = handle.kubeconfig_path();
-        Cluster { dir, home, kubeconfig, handle: Some(handle) }
+        let baseline = handle.inventory();
+        Cluster { dir, home, kubeconfig, handle: Some(handle), baseline }
     }
 
     /// The lab handle; `None` against a real cluster (tests of lab-only features return early there).

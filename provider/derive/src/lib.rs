@@ -5,8 +5,14 @@
 //! `required`, `optional`, `computed` (combinable as `optional, computed`), `sensitive`, `write_only`,
 //! `deprecated`, `block` (nesting from the container: `Vec` list, `BTreeSet` set, `BTreeMap` map, `Option`
 //! single; or `block = "set"`), `nested` (a protocol-6 nested attribute, same nesting rules), `min_items = N`,
-//! `max_items = N`. Without `required`/`optional`/`computed`, an `Option<_>` field is optional and any other
-//! field is required. The struct's own doc comment becomes the block description.
+//! `max_items = N`, and the plan rules the server applies: `requires_replace` (a change replaces the object),
+//! `use_state_for_unknown` (a computed value keeps its prior state on update), `default = <literal>` (a
+//! string, number, bool, or an array of them, used when the configuration leaves the attribute null; needs
+//! `optional, computed`). Without `required`/`optional`/`computed`, an `Option<_>` field is optional and any
+//! other field is required. The struct's own doc comment becomes the block description.
+//!
+//! On the struct, `#[tf(crate = "path")]` names the plugin framework's module (default
+//! `::terraform_provider_aviatrix::plugin`), so the framework can move to a crate of its own.
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as Tokens;
@@ -34,6 +40,28 @@ struct FieldOptions {
     nested: Option<Option<String>>,
     min_items: i64,
     max_items: i64,
+    requires_replace: bool,
+    use_state_for_unknown: bool,
+    default: Option<syn::Expr>,
+}
+
+/// The framework's module path: `#[tf(crate = "...")]` on the struct, or the provider crate's `plugin`.
+fn framework_path(attrs: &[syn::Attribute]) -> syn::Result<Tokens> {
+    let mut path: Option<syn::Path> = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("tf")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("crate") {
+                path = Some(meta.value()?.parse::<LitStr>()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown tf option on a struct; expected crate = \"path\""))
+            }
+        })?;
+    }
+    Ok(match path {
+        Some(p) => quote!(#p),
+        None => quote!(::terraform_provider_aviatrix::plugin),
+    })
 }
 
 fn doc_of(attrs: &[syn::Attribute]) -> String {
@@ -78,6 +106,9 @@ fn options_of(field: &syn::Field) -> syn::Result<FieldOptions> {
                 "sensitive" => o.sensitive = true,
                 "write_only" => o.write_only = true,
                 "deprecated" => o.deprecated = true,
+                "requires_replace" => o.requires_replace = true,
+                "use_state_for_unknown" => o.use_state_for_unknown = true,
+                "default" => o.default = Some(meta.value()?.parse::<syn::Expr>()?),
                 "block" | "nested" => {
                     let mode = if meta.input.peek(syn::Token![=]) { Some(meta.value()?.parse::<LitStr>()?.value()) } else { None };
                     if ident == "block" {
@@ -88,7 +119,7 @@ fn options_of(field: &syn::Field) -> syn::Result<FieldOptions> {
                 }
                 "min_items" => o.min_items = meta.value()?.parse::<syn::LitInt>()?.base10_parse()?,
                 "max_items" => o.max_items = meta.value()?.parse::<syn::LitInt>()?.base10_parse()?,
-                _ => return Err(meta.error("unknown tf option; expected required, optional, computed, sensitive, write_only, deprecated, block, nested, min_items or max_items")),
+                _ => return Err(meta.error("unknown tf option; expected required, optional, computed, sensitive, write_only, deprecated, requires_replace, use_state_for_unknown, default, block, nested, min_items or max_items")),
             }
             Ok(())
         })?;
@@ -110,7 +141,12 @@ fn container_of(ty: &Type) -> Option<(String, Type)> {
     Some((seg.ident.to_string(), element))
 }
 
-fn nesting_for(ty: &Type, explicit: &Option<String>, field: &syn::Field) -> syn::Result<(Tokens, Type)> {
+fn nesting_for(
+    krate: &Tokens,
+    ty: &Type,
+    explicit: &Option<String>,
+    field: &syn::Field,
+) -> syn::Result<(Tokens, Type)> {
     // `Option<Vec<T>>` nests like `Vec<T>`: the option only says the whole collection may be null.
     let ty = match container_of(ty) {
         Some((c, inner)) if c == "Option" && container_of(&inner).is_some_and(|(c, _)| c != "Option") => inner,
@@ -130,10 +166,10 @@ fn nesting_for(ty: &Type, explicit: &Option<String>, field: &syn::Field) -> syn:
     };
     let element = if container.is_empty() { ty.clone() } else { element };
     let tokens = match mode.as_str() {
-        "list" => quote!(::terraform_provider_aviatrix::plugin::schema::BlockNesting::List),
-        "set" => quote!(::terraform_provider_aviatrix::plugin::schema::BlockNesting::Set),
-        "map" => quote!(::terraform_provider_aviatrix::plugin::schema::BlockNesting::Map),
-        "single" => quote!(::terraform_provider_aviatrix::plugin::schema::BlockNesting::Single),
+        "list" => quote!(#krate::schema::BlockNesting::List),
+        "set" => quote!(#krate::schema::BlockNesting::Set),
+        "map" => quote!(#krate::schema::BlockNesting::Map),
+        "single" => quote!(#krate::schema::BlockNesting::Single),
         other => {
             return Err(syn::Error::new_spanned(
                 field,
@@ -152,6 +188,7 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
     let Fields::Named(fields) = &data.fields else {
         return Err(syn::Error::new_spanned(input, "TfSchema derives only for structs with named fields"));
     };
+    let krate = framework_path(&input.attrs)?;
     let block_doc = doc_of(&input.attrs);
     let mut attributes = Vec::new();
     let mut blocks = Vec::new();
@@ -163,12 +200,12 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
         let ty = &field.ty;
         let is_option = matches!(container_of(ty), Some((c, _)) if c == "Option");
         if let Some(mode) = &o.block {
-            let (nesting, element) = nesting_for(ty, mode, field)?;
+            let (nesting, element) = nesting_for(&krate, ty, mode, field)?;
             let (min, max) = (o.min_items, o.max_items);
             blocks.push(quote! {{
-                let mut block = <#element as ::terraform_provider_aviatrix::plugin::schema::TfBlock>::block();
+                let mut block = <#element as #krate::schema::TfBlock>::block();
                 if block.description.is_empty() { block.description = #doc.to_string(); }
-                ::terraform_provider_aviatrix::plugin::schema::NestedBlock {
+                #krate::schema::NestedBlock {
                     type_name: #field_name.to_string(),
                     block,
                     nesting: #nesting,
@@ -184,20 +221,34 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             (!is_option, is_option, false)
         };
         let (sensitive, write_only, deprecated) = (o.sensitive, o.write_only, o.deprecated);
+        if o.default.is_some() && !(optional && computed) {
+            return Err(syn::Error::new_spanned(
+                field,
+                "a default needs `optional, computed`: Terraform only accepts a planned value the configuration left null on a computed attribute",
+            ));
+        }
+        if o.use_state_for_unknown && !computed {
+            return Err(syn::Error::new_spanned(field, "use_state_for_unknown is for computed attributes"));
+        }
+        let (requires_replace, use_state_for_unknown) = (o.requires_replace, o.use_state_for_unknown);
+        let default = match &o.default {
+            Some(expr) => quote!(let a = a.with_default_json(#krate::__private::serde_json::json!(#expr));),
+            None => quote!(),
+        };
         let nested = match &o.nested {
             Some(mode) => {
-                let (nesting, element) = nesting_for(ty, mode, field)?;
-                quote!(Some(::terraform_provider_aviatrix::plugin::schema::NestedObject {
-                    attributes: <#element as ::terraform_provider_aviatrix::plugin::schema::TfBlock>::block().attributes,
+                let (nesting, element) = nesting_for(&krate, ty, mode, field)?;
+                quote!(Some(#krate::schema::NestedObject {
+                    attributes: <#element as #krate::schema::TfBlock>::block().attributes,
                     nesting: #nesting,
                 }))
             }
             None => quote!(None),
         };
         attributes.push(quote! {{
-            let mut a = ::terraform_provider_aviatrix::plugin::schema::Attribute::new(
+            let mut a = #krate::schema::Attribute::new(
                 #field_name,
-                <#ty as ::terraform_provider_aviatrix::plugin::schema::TfType>::tf_type(),
+                <#ty as #krate::schema::TfType>::tf_type(),
                 #doc,
             );
             a.required = #required;
@@ -207,13 +258,16 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
             a.write_only = #write_only;
             a.deprecated = #deprecated;
             a.nested = #nested;
+            a.requires_replace = #requires_replace;
+            a.use_state_for_unknown = #use_state_for_unknown;
+            #default
             a
         }});
     }
     Ok(quote! {
-        impl ::terraform_provider_aviatrix::plugin::schema::TfBlock for #name {
-            fn block() -> ::terraform_provider_aviatrix::plugin::schema::Block {
-                ::terraform_provider_aviatrix::plugin::schema::Block {
+        impl #krate::schema::TfBlock for #name {
+            fn block() -> #krate::schema::Block {
+                #krate::schema::Block {
                     attributes: vec![#(#attributes),*],
                     blocks: vec![#(#blocks),*],
                     description: #block_doc.to_string(),
@@ -221,9 +275,9 @@ fn expand(input: &DeriveInput) -> syn::Result<Tokens> {
                 }
             }
         }
-        impl ::terraform_provider_aviatrix::plugin::schema::TfType for #name {
-            fn tf_type() -> ::terraform_provider_aviatrix::plugin::types::Type {
-                <Self as ::terraform_provider_aviatrix::plugin::schema::TfBlock>::block().value_type()
+        impl #krate::schema::TfType for #name {
+            fn tf_type() -> #krate::types::Type {
+                <Self as #krate::schema::TfBlock>::block().value_type()
             }
         }
     })

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::{AttributePath, CallContext, DataSource, Diagnostic, Diagnostics, TfSchema};
+use crate::plugin::{AttributePath, CallContext, DataSource, Diagnostic, Diagnostics, Outcome, TfSchema};
 use crate::policy::{self, Invalid};
 
 /// Normalises an egress permit list: lowercases, removes trailing dots, converts internationalised names to
@@ -57,14 +57,14 @@ impl DataSource for DomainsDataSource {
     const TYPE_NAME: &'static str = "aviatrix_mcp_egress_domains";
     type Model = DomainsModel;
 
-    fn validate(&self, config: &DomainsModel) -> Vec<Diagnostic> {
+    fn validate(&self, config: &DomainsModel) -> Diagnostics {
         match policy::normalize(&config.domains) {
-            Ok(_) => Vec::new(),
-            Err(invalid) => invalid.iter().map(|i| invalid_domain_diagnostic("domains", i)).collect(),
+            Ok(_) => Diagnostics::default(),
+            Err(invalid) => Diagnostics(invalid.iter().map(|i| invalid_domain_diagnostic("domains", i)).collect()),
         }
     }
 
-    async fn read(&self, _ctx: &CallContext, mut config: DomainsModel) -> Result<DomainsModel, Diagnostics> {
+    async fn read(&self, _ctx: &CallContext, mut config: DomainsModel) -> Outcome<DomainsModel> {
         let normalized = policy::normalize(&config.domains).map_err(|invalid| {
             Diagnostics(invalid.iter().map(|i| invalid_domain_diagnostic("domains", i)).collect())
         })?;
@@ -72,7 +72,7 @@ impl DataSource for DomainsDataSource {
         config.removed = Some(
             normalized.removed.into_iter().map(|r| RemovedDomain { domain: r.domain, reason: r.reason }).collect(),
         );
-        Ok(config)
+        Ok(config.into())
     }
 }
 
@@ -98,7 +98,8 @@ mod tests {
         )
         .await
         .unwrap();
-        let model: DomainsModel = crate::plugin::bridge::from_value(&out).unwrap();
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        let model: DomainsModel = crate::plugin::bridge::from_value(&out.value).unwrap();
         assert_eq!(model.normalized.unwrap(), ["*.example.com", "b.example.org"]);
         let removed = model.removed.unwrap();
         assert_eq!(
@@ -109,7 +110,7 @@ mod tests {
 
     #[test]
     fn an_invalid_entry_is_an_error_on_its_element() {
-        let diags = DynDataSource::validate(&DomainsDataSource, &config(&["ok.example.com", "evil.example.com:443"]));
+        let diags = DynDataSource::validate(&DomainsDataSource, &config(&["ok.example.com", "evil.example.com:443"])).0;
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].path.as_ref().unwrap().to_string(), "domains[1]");
         assert!(

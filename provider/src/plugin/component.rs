@@ -9,7 +9,9 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::bridge::{from_value, to_value, BridgeError};
-use super::diag::{Diagnostic, Diagnostics};
+use super::diag::{Diagnosed, Diagnostic, Diagnostics, Outcome};
+use super::path::AttributePath;
+use super::private::Private;
 use super::schema::{Schema, TfBlock, TfType};
 use super::types::Type;
 use super::value::Value;
@@ -31,14 +33,15 @@ pub trait Provider: Send + Sync + 'static {
     /// The provider block, as a typed struct.
     type Config: TfBlock + DeserializeOwned + Send + Sync;
 
-    /// Checks the provider block without contacting anything. Values may still be unknown.
-    fn validate(&self, _config: &Self::Config) -> Vec<Diagnostic> {
-        Vec::new()
+    /// Checks the provider block without contacting anything. Values may still be unknown. Warnings are
+    /// shown and the run goes on; errors stop it.
+    fn validate(&self, _config: &Self::Config) -> Diagnostics {
+        Diagnostics::default()
     }
 
     /// Takes the provider block before any resource call. Must not contact any outside system: clients are
     /// built lazily, when a resource first needs them.
-    async fn configure(&self, config: Self::Config, terraform_version: &str) -> Result<(), Diagnostics>;
+    async fn configure(&self, config: Self::Config, terraform_version: &str) -> Outcome<()>;
 
     fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>>;
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>>;
@@ -52,60 +55,86 @@ pub trait DataSource: Send + Sync + 'static {
     /// Configuration and result in one struct, as Terraform sees a data source.
     type Model: TfBlock + Serialize + DeserializeOwned + Send + Sync;
 
-    /// Checks configuration without I/O. Called at validate when fully known, and again before read.
-    fn validate(&self, _config: &Self::Model) -> Vec<Diagnostic> {
-        Vec::new()
+    /// Checks configuration without I/O. Called at validate when fully known, and again before read, whose
+    /// result carries its warnings.
+    fn validate(&self, _config: &Self::Model) -> Diagnostics {
+        Diagnostics::default()
     }
 
-    async fn read(&self, ctx: &CallContext, config: Self::Model) -> Result<Self::Model, Diagnostics>;
+    async fn read(&self, ctx: &CallContext, config: Self::Model) -> Outcome<Self::Model>;
 }
 
-/// Planned changes a resource may add to Terraform's proposal.
-pub struct Plan<S> {
+/// A resource's plan: the state it will have, and the attributes whose change replaces the object beyond
+/// those the schema marks `requires_replace` (a rule that depends on values, say).
+#[derive(Clone, Debug)]
+pub struct Planned<S> {
     pub state: S,
-    /// Attribute names whose change forces replacement.
-    pub requires_replace: Vec<String>,
+    pub requires_replace: Vec<AttributePath>,
+}
+
+impl<S> Planned<S> {
+    pub fn new(state: S) -> Planned<S> {
+        Planned { state, requires_replace: Vec::new() }
+    }
+
+    /// Marks a change at `path` as one that replaces the object.
+    pub fn replace(mut self, path: AttributePath) -> Planned<S> {
+        self.requires_replace.push(path);
+        self
+    }
+}
+
+impl<S> From<S> for Planned<S> {
+    fn from(state: S) -> Self {
+        Planned::new(state)
+    }
 }
 
 /// A managed resource. State is a typed struct; computed attributes not yet known are `Known::Unknown`.
+///
+/// Plan rules that depend only on the schema (defaults, replacement, keeping computed values) are declared
+/// on the state struct's fields and applied by the framework before and after [`Resource::plan`]. Each call
+/// gets the object's [`Private`] state: what the resource must remember without showing it.
 #[tonic::async_trait]
 pub trait Resource: Send + Sync + 'static {
     const TYPE_NAME: &'static str;
     const SCHEMA_VERSION: i64 = 0;
     type State: TfBlock + Serialize + DeserializeOwned + Clone + Send + Sync;
 
-    fn validate(&self, _config: &Self::State) -> Vec<Diagnostic> {
-        Vec::new()
+    fn validate(&self, _config: &Self::State) -> Diagnostics {
+        Diagnostics::default()
     }
 
-    /// Attributes whose change replaces the object instead of updating it.
-    fn requires_replace(&self) -> &'static [&'static str] {
-        &[]
-    }
-
-    /// Adjusts Terraform's proposed state. The default keeps it; the framework has already marked unset
-    /// computed attributes unknown on create.
+    /// Adjusts the proposed state after the schema's plan rules ran, and may add replacement rules of its
+    /// own. The default keeps it.
     async fn plan(
         &self,
         _ctx: &CallContext,
         _prior: Option<&Self::State>,
         proposed: Self::State,
-    ) -> Result<Self::State, Diagnostics> {
-        Ok(proposed)
+        _private: &mut Private,
+    ) -> Outcome<Planned<Self::State>> {
+        Ok(Planned::new(proposed).into())
     }
 
-    async fn create(&self, ctx: &CallContext, planned: Self::State) -> Result<Self::State, Diagnostics>;
+    async fn create(&self, ctx: &CallContext, planned: Self::State, private: &mut Private) -> Outcome<Self::State>;
     /// Refreshes state from the world; `None` means the object is gone.
-    async fn read(&self, ctx: &CallContext, current: Self::State) -> Result<Option<Self::State>, Diagnostics>;
+    async fn read(
+        &self,
+        ctx: &CallContext,
+        current: Self::State,
+        private: &mut Private,
+    ) -> Outcome<Option<Self::State>>;
     async fn update(
         &self,
         ctx: &CallContext,
         prior: Self::State,
         planned: Self::State,
-    ) -> Result<Self::State, Diagnostics>;
-    async fn delete(&self, ctx: &CallContext, prior: Self::State) -> Result<(), Diagnostics>;
+        private: &mut Private,
+    ) -> Outcome<Self::State>;
+    async fn delete(&self, ctx: &CallContext, prior: Self::State, private: &Private) -> Outcome<()>;
     /// Builds the state of an existing object from the ID the user gave `terraform import`.
-    async fn import(&self, ctx: &CallContext, id: &str) -> Result<Self::State, Diagnostics>;
+    async fn import(&self, ctx: &CallContext, id: &str, private: &mut Private) -> Outcome<Self::State>;
 }
 
 /// Why a function call failed, and which argument caused it.
@@ -132,8 +161,8 @@ pub trait Function: Send + Sync + 'static {
 pub trait DynDataSource: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
-    fn validate(&self, config: &Value) -> Vec<Diagnostic>;
-    async fn read(&self, ctx: &CallContext, config: &Value) -> Result<Value, Diagnostics>;
+    fn validate(&self, config: &Value) -> Diagnostics;
+    async fn read(&self, ctx: &CallContext, config: &Value) -> Outcome<Value>;
 }
 
 #[tonic::async_trait]
@@ -146,47 +175,47 @@ impl<D: DataSource> DynDataSource for D {
         Schema::of::<D::Model>(0)
     }
 
-    fn validate(&self, config: &Value) -> Vec<Diagnostic> {
+    fn validate(&self, config: &Value) -> Diagnostics {
         match from_value::<D::Model>(config) {
             Ok(model) => DataSource::validate(self, &model),
-            // Not yet known values are checked again before read, when they are known.
-            Err(_) if config.contains_unknown() => Vec::new(),
-            Err(e) => vec![bridge_diagnostic("configuration", e)],
+            // A value not yet known is checked again before read, when it is known.
+            Err(e) if config.unknown_along(&e.path) => Diagnostics::default(),
+            Err(e) => bridge_diagnostic("configuration", e).into(),
         }
     }
 
-    async fn read(&self, ctx: &CallContext, config: &Value) -> Result<Value, Diagnostics> {
-        let model =
-            from_value::<D::Model>(config).map_err(|e| Diagnostics::from(bridge_diagnostic("configuration", e)))?;
-        let problems = DataSource::validate(self, &model);
-        if !problems.is_empty() {
-            return Err(problems.into());
-        }
-        let result = DataSource::read(self, ctx, model).await?;
-        to_value(&result).map_err(|e| bridge_diagnostic("result", e).into())
+    async fn read(&self, ctx: &CallContext, config: &Value) -> Outcome<Value> {
+        let model: D::Model = typed("configuration", config)?;
+        let checked = DataSource::validate(self, &model).into_outcome(model)?;
+        let result = DataSource::read(self, ctx, checked.value).await;
+        checked.diagnostics.before(result)?.and_then(|model| untyped("result", &model))
     }
 }
-
 #[tonic::async_trait]
 pub trait DynResource: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
-    fn requires_replace(&self) -> &'static [&'static str];
-    fn validate(&self, config: &Value) -> Vec<Diagnostic>;
-    async fn plan(&self, ctx: &CallContext, prior: Option<&Value>, proposed: &Value) -> Result<Value, Diagnostics>;
-    async fn create(&self, ctx: &CallContext, planned: &Value) -> Result<Value, Diagnostics>;
-    async fn read(&self, ctx: &CallContext, current: &Value) -> Result<Option<Value>, Diagnostics>;
-    async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value) -> Result<Value, Diagnostics>;
-    async fn delete(&self, ctx: &CallContext, prior: &Value) -> Result<(), Diagnostics>;
-    async fn import(&self, ctx: &CallContext, id: &str) -> Result<Value, Diagnostics>;
+    fn validate(&self, config: &Value) -> Diagnostics;
+    async fn plan(
+        &self,
+        ctx: &CallContext,
+        prior: Option<&Value>,
+        proposed: &Value,
+        private: &mut Private,
+    ) -> Outcome<Planned<Value>>;
+    async fn create(&self, ctx: &CallContext, planned: &Value, private: &mut Private) -> Outcome<Value>;
+    async fn read(&self, ctx: &CallContext, current: &Value, private: &mut Private) -> Outcome<Option<Value>>;
+    async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value, private: &mut Private) -> Outcome<Value>;
+    async fn delete(&self, ctx: &CallContext, prior: &Value, private: &Private) -> Outcome<()>;
+    async fn import(&self, ctx: &CallContext, id: &str, private: &mut Private) -> Outcome<Value>;
 }
 
 fn typed<T: DeserializeOwned>(what: &str, v: &Value) -> Result<T, Diagnostics> {
     from_value(v).map_err(|e| bridge_diagnostic(what, e).into())
 }
 
-fn untyped<T: Serialize>(what: &str, v: &T) -> Result<Value, Diagnostics> {
-    to_value(v).map_err(|e| bridge_diagnostic(what, e).into())
+fn untyped<T: Serialize>(what: &str, v: &T) -> Outcome<Value> {
+    to_value(v).map(Diagnosed::new).map_err(|e| bridge_diagnostic(what, e).into())
 }
 
 #[tonic::async_trait]
@@ -199,49 +228,55 @@ impl<R: Resource> DynResource for R {
         Schema::of::<R::State>(R::SCHEMA_VERSION)
     }
 
-    fn requires_replace(&self) -> &'static [&'static str] {
-        Resource::requires_replace(self)
-    }
-
-    fn validate(&self, config: &Value) -> Vec<Diagnostic> {
+    fn validate(&self, config: &Value) -> Diagnostics {
         match from_value::<R::State>(config) {
             Ok(state) => Resource::validate(self, &state),
-            Err(_) if config.contains_unknown() => Vec::new(),
-            Err(e) => vec![bridge_diagnostic("configuration", e)],
+            // A value not yet known is checked again at plan and apply, when it is known.
+            Err(e) if config.unknown_along(&e.path) => Diagnostics::default(),
+            Err(e) => bridge_diagnostic("configuration", e).into(),
         }
     }
 
-    async fn plan(&self, ctx: &CallContext, prior: Option<&Value>, proposed: &Value) -> Result<Value, Diagnostics> {
+    async fn plan(
+        &self,
+        ctx: &CallContext,
+        prior: Option<&Value>,
+        proposed: &Value,
+        private: &mut Private,
+    ) -> Outcome<Planned<Value>> {
         let prior: Option<R::State> = prior.map(|p| typed("prior state", p)).transpose()?;
         let proposed: R::State = typed("planned state", proposed)?;
-        let planned = Resource::plan(self, ctx, prior.as_ref(), proposed).await?;
-        untyped("planned state", &planned)
+        Resource::plan(self, ctx, prior.as_ref(), proposed, private).await?.and_then(|planned| {
+            let state = untyped("planned state", &planned.state)?.value;
+            Ok(Planned { state, requires_replace: planned.requires_replace }.into())
+        })
     }
 
-    async fn create(&self, ctx: &CallContext, planned: &Value) -> Result<Value, Diagnostics> {
-        let state = Resource::create(self, ctx, typed("planned state", planned)?).await?;
-        untyped("new state", &state)
+    async fn create(&self, ctx: &CallContext, planned: &Value, private: &mut Private) -> Outcome<Value> {
+        Resource::create(self, ctx, typed("planned state", planned)?, private)
+            .await?
+            .and_then(|state| untyped("new state", &state))
     }
 
-    async fn read(&self, ctx: &CallContext, current: &Value) -> Result<Option<Value>, Diagnostics> {
-        match Resource::read(self, ctx, typed("state", current)?).await? {
-            Some(state) => Ok(Some(untyped("state", &state)?)),
-            None => Ok(None),
-        }
+    async fn read(&self, ctx: &CallContext, current: &Value, private: &mut Private) -> Outcome<Option<Value>> {
+        Resource::read(self, ctx, typed("state", current)?, private).await?.and_then(|state| match state {
+            Some(state) => Ok(untyped("state", &state)?.map(Some)),
+            None => Ok(None.into()),
+        })
     }
 
-    async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value) -> Result<Value, Diagnostics> {
-        let state = Resource::update(self, ctx, typed("prior state", prior)?, typed("planned state", planned)?).await?;
-        untyped("new state", &state)
+    async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value, private: &mut Private) -> Outcome<Value> {
+        Resource::update(self, ctx, typed("prior state", prior)?, typed("planned state", planned)?, private)
+            .await?
+            .and_then(|state| untyped("new state", &state))
     }
 
-    async fn delete(&self, ctx: &CallContext, prior: &Value) -> Result<(), Diagnostics> {
-        Resource::delete(self, ctx, typed("prior state", prior)?).await
+    async fn delete(&self, ctx: &CallContext, prior: &Value, private: &Private) -> Outcome<()> {
+        Resource::delete(self, ctx, typed("prior state", prior)?, private).await
     }
 
-    async fn import(&self, ctx: &CallContext, id: &str) -> Result<Value, Diagnostics> {
-        let state = Resource::import(self, ctx, id).await?;
-        untyped("imported state", &state)
+    async fn import(&self, ctx: &CallContext, id: &str, private: &mut Private) -> Outcome<Value> {
+        Resource::import(self, ctx, id, private).await?.and_then(|state| untyped("imported state", &state))
     }
 }
 

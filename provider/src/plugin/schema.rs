@@ -2,13 +2,15 @@
 //!
 //! Schemas are derived from typed structs (`#[derive(TfSchema)]`): field types give attribute types, doc
 //! comments give descriptions, `#[tf(...)]` gives the rest (required, optional, computed, sensitive,
-//! write-only, nested blocks). One source serves code, plan output and registry docs.
+//! write-only, nested blocks, and the plan rules of [`super::plan`]: default, use-state-for-unknown,
+//! requires-replace). One source serves code, plan output and registry docs.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::known::Known;
 use super::proto::tfplugin6 as pb;
 use super::types::Type;
+use super::value::Value;
 
 /// Rust types with a Terraform type.
 pub trait TfType {
@@ -80,6 +82,12 @@ pub struct Attribute {
     pub sensitive: bool,
     pub write_only: bool,
     pub deprecated: bool,
+    /// A change of this attribute replaces the object instead of updating it.
+    pub requires_replace: bool,
+    /// A computed value that keeps its prior state on update instead of showing "known after apply".
+    pub use_state_for_unknown: bool,
+    /// The planned value when the configuration leaves the attribute null (needs `optional, computed`).
+    pub default: Option<Value>,
 }
 
 impl Attribute {
@@ -95,7 +103,20 @@ impl Attribute {
             sensitive: false,
             write_only: false,
             deprecated: false,
+            requires_replace: false,
+            use_state_for_unknown: false,
+            default: None,
         }
+    }
+
+    /// Sets the default from its JSON form, checked against the attribute's type. A default that does not fit
+    /// is a bug in the schema: it panics as soon as the schema is built, which every schema test does.
+    pub fn with_default_json(mut self, json: serde_json::Value) -> Attribute {
+        match Value::from_json(&json, &self.ty) {
+            Ok(v) => self.default = Some(v),
+            Err(e) => panic!("default of attribute {:?} does not fit its type {:?}: {e}", self.name, self.ty),
+        }
+        self
     }
 
     fn to_proto(&self) -> pb::schema::Attribute {
@@ -258,6 +279,23 @@ mod tests {
         timeouts: Option<Timeouts>,
         #[tf(nested)]
         listed: Option<Vec<Rule>>,
+        /// Replaces the object when changed.
+        #[tf(requires_replace)]
+        zone: String,
+        #[tf(optional, computed, default = "tcp")]
+        protocol: Option<String>,
+        #[tf(optional, computed, default = [443])]
+        ports: Option<Vec<i64>>,
+        #[tf(computed, use_state_for_unknown)]
+        created: Option<String>,
+    }
+
+    /// Derived through an explicit framework path, as a crate of its own would be.
+    #[derive(Debug, Serialize, Deserialize, TfSchema)]
+    #[tf(crate = "crate::plugin")]
+    struct ElsewhereNamed {
+        #[tf(optional, computed, default = true)]
+        enabled: Option<bool>,
     }
 
     #[test]
@@ -296,5 +334,17 @@ mod tests {
         assert_eq!(tags.r#type, br#"["map","string"]"#);
         assert!(proto.attributes.iter().find(|a| a.name == "listed").unwrap().r#type.is_empty());
         assert_eq!(proto.version, 3);
+        assert!(attr("zone").requires_replace && !attr("name").requires_replace);
+        assert_eq!(attr("protocol").default, Some(Value::String("tcp".into())));
+        let port = Value::Number(crate::plugin::value::Number::Int(443));
+        assert_eq!(attr("ports").default, Some(Value::List(vec![port])));
+        assert!(attr("created").use_state_for_unknown && attr("created").default.is_none());
+        assert_eq!(ElsewhereNamed::block().attributes[0].default, Some(Value::Bool(true)));
+    }
+
+    #[test]
+    #[should_panic(expected = "default of attribute \"port\" does not fit")]
+    fn a_default_of_the_wrong_type_fails_when_the_schema_is_built() {
+        let _ = Attribute::new("port", Type::Number, "").with_default_json(serde_json::json!("https"));
     }
 }

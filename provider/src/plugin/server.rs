@@ -1,6 +1,7 @@
-//! The tfplugin6 `Provider` gRPC service over a typed [`Provider`]: decoding, dispatch, planning rules that
-//! hold for every resource (unknown computed attributes on create, forced replacement, write-only values
-//! never stored), and encoding. Resource behaviour lives in the components, never here.
+//! The tfplugin6 `Provider` gRPC service over a typed [`Provider`]: decoding, dispatch, the planning rules
+//! the schema carries (defaults, unknown computed values, kept state, forced replacement: see
+//! [`super::plan`]), write-only values never stored, private state handed through, and encoding. Every
+//! response carries the call's warnings; only errors fail it. Resource behaviour lives in the components.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -9,8 +10,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::component::{CallContext, DynDataSource, DynFunction, DynResource, Provider};
-use super::diag::{Diagnostic, Diagnostics};
-use super::path::AttributePath;
+use super::diag::{Diagnosed, Diagnostic, Diagnostics, Outcome};
+use super::plan;
+use super::private::Private;
 use super::proto::tfplugin6 as pb;
 use super::schema::{Block, Schema};
 use super::types::Type;
@@ -52,16 +54,17 @@ fn unknown_type(kind: &str, name: &str) -> Diagnostics {
     Diagnostic::error(format!("Unknown {kind} type"), format!("This provider has no {kind} named {name:?}.")).into()
 }
 
-/// Marks computed attributes that are null as unknown: their values come from apply.
-fn mark_computed_unknown(block: &Block, value: &mut Value) {
-    let Value::Object(attrs) = value else { return };
-    for a in &block.attributes {
-        if a.computed {
-            if let Some(v @ Value::Null) = attrs.get_mut(&a.name) {
-                *v = Value::Unknown;
-            }
-        }
-    }
+/// A configuration as typed validation sees it: defaults filled in, and computed attributes left null seen
+/// as not yet known.
+fn config_for_validation(block: &Block, config: &Value) -> Value {
+    let mut seen = config.clone();
+    plan::apply_defaults(block, config, &mut seen);
+    plan::mark_computed_unknown(block, config, &mut seen);
+    seen
+}
+
+fn private_of(bytes: &[u8]) -> Result<Private, Diagnostics> {
+    Private::from_bytes(bytes).map_err(Diagnostics::from)
 }
 
 /// Write-only values are used during apply and never kept in plan or state.
@@ -148,10 +151,7 @@ impl<P: Provider> ProviderServer<P> {
         self.resources.get(name).ok_or_else(|| unknown_type("resource", name))
     }
 
-    async fn plan(
-        &self,
-        req: &pb::plan_resource_change::Request,
-    ) -> Result<pb::plan_resource_change::Response, Diagnostics> {
+    async fn plan(&self, req: &pb::plan_resource_change::Request) -> Outcome<pb::plan_resource_change::Response> {
         let (resource, schema, ty) = self.resource(&req.type_name)?;
         let prior = decode(req.prior_state.as_ref(), ty)?;
         let proposed = decode(req.proposed_new_state.as_ref(), ty)?;
@@ -161,64 +161,74 @@ impl<P: Provider> ProviderServer<P> {
                 planned_state: Some(encode(&Value::Null, ty)?),
                 planned_private: req.prior_private.clone(),
                 ..Default::default()
-            });
+            }
+            .into());
         }
-        let mut config = decode(req.config.as_ref(), ty)?;
-        mark_computed_unknown(&schema.block, &mut config);
-        let problems = resource.validate(&config);
-        if !problems.is_empty() {
-            return Err(problems.into());
-        }
+        let config = decode(req.config.as_ref(), ty)?;
+        let block = &schema.block;
+        let checked = resource.validate(&config_for_validation(block, &config)).into_outcome(())?;
         let mut proposed = proposed;
-        if prior.is_null() {
-            mark_computed_unknown(&schema.block, &mut proposed);
-        }
+        null_write_only(block, &mut proposed);
+        plan::apply_defaults(block, &config, &mut proposed);
         let prior_ref = (!prior.is_null()).then_some(&prior);
-        let mut planned = resource.plan(&self.context(), prior_ref, &proposed).await?;
-        null_write_only(&schema.block, &mut planned);
-        let mut requires_replace = Vec::new();
+        if prior_ref != Some(&proposed) {
+            plan::mark_computed_unknown(block, &config, &mut proposed);
+        }
         if let Some(prior) = prior_ref {
-            for name in resource.requires_replace() {
-                if prior.attr(name) != planned.attr(name) {
-                    requires_replace.push(AttributePath::root().attr(name).to_proto());
+            plan::use_state_for_unknown(block, prior, &config, &mut proposed);
+        }
+        let mut private = private_of(&req.prior_private)?;
+        let planned =
+            checked.diagnostics.before(resource.plan(&self.context(), prior_ref, &proposed, &mut private).await)?;
+        planned.and_then(|planned| {
+            let mut state = planned.state;
+            null_write_only(block, &mut state);
+            let mut requires_replace = planned.requires_replace;
+            if let Some(prior) = prior_ref {
+                for path in plan::replacing_paths(block, prior, &state) {
+                    if !requires_replace.contains(&path) {
+                        requires_replace.push(path);
+                    }
                 }
             }
-        }
-        Ok(pb::plan_resource_change::Response {
-            planned_state: Some(encode(&planned, ty)?),
-            requires_replace,
-            planned_private: req.prior_private.clone(),
-            ..Default::default()
+            Ok(pb::plan_resource_change::Response {
+                planned_state: Some(encode(&state, ty)?),
+                requires_replace: requires_replace.iter().map(|p| p.to_proto()).collect(),
+                planned_private: private.to_bytes(),
+                ..Default::default()
+            }
+            .into())
         })
     }
 
-    async fn apply(
-        &self,
-        req: &pb::apply_resource_change::Request,
-    ) -> Result<pb::apply_resource_change::Response, Diagnostics> {
+    async fn apply(&self, req: &pb::apply_resource_change::Request) -> Outcome<pb::apply_resource_change::Response> {
         let (resource, schema, ty) = self.resource(&req.type_name)?;
         let prior = decode(req.prior_state.as_ref(), ty)?;
         let planned = decode(req.planned_state.as_ref(), ty)?;
         let ctx = self.context();
-        let mut new_state = if planned.is_null() {
+        let mut private = private_of(&req.planned_private)?;
+        let applied = if planned.is_null() {
             tracing::info!(type_name = %req.type_name, "deleting");
-            resource.delete(&ctx, &prior).await?;
-            Value::Null
+            resource.delete(&ctx, &prior, &private).await?.map(|()| Value::Null)
         } else if prior.is_null() {
             tracing::info!(type_name = %req.type_name, "creating");
             // Write-only values reach create through the configuration, never through state.
             let config = decode(req.config.as_ref(), ty)?;
-            resource.create(&ctx, &with_write_only(&schema.block, &planned, &config)).await?
+            resource.create(&ctx, &with_write_only(&schema.block, &planned, &config), &mut private).await?
         } else {
             tracing::info!(type_name = %req.type_name, "updating");
             let config = decode(req.config.as_ref(), ty)?;
-            resource.update(&ctx, &prior, &with_write_only(&schema.block, &planned, &config)).await?
+            resource.update(&ctx, &prior, &with_write_only(&schema.block, &planned, &config), &mut private).await?
         };
-        null_write_only(&schema.block, &mut new_state);
-        Ok(pb::apply_resource_change::Response {
-            new_state: Some(encode(&new_state, ty)?),
-            private: req.planned_private.clone(),
-            ..Default::default()
+        applied.and_then(|mut new_state| {
+            null_write_only(&schema.block, &mut new_state);
+            let private = if new_state.is_null() { Vec::new() } else { private.to_bytes() };
+            Ok(pb::apply_resource_change::Response {
+                new_state: Some(encode(&new_state, ty)?),
+                private,
+                ..Default::default()
+            }
+            .into())
         })
     }
 }
@@ -238,6 +248,46 @@ fn with_write_only(block: &Block, planned: &Value, config: &Value) -> Value {
 
 fn diags(d: Diagnostics) -> Vec<pb::Diagnostic> {
     d.to_proto()
+}
+
+/// Responses that carry diagnostics.
+trait HasDiagnostics: Default {
+    fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic>;
+}
+
+macro_rules! has_diagnostics {
+    ($($t:ty),*) => { $(impl HasDiagnostics for $t {
+        fn diagnostics_mut(&mut self) -> &mut Vec<pb::Diagnostic> { &mut self.diagnostics }
+    })* };
+}
+has_diagnostics!(
+    pb::validate_provider_config::Response,
+    pb::validate_resource_config::Response,
+    pb::validate_data_resource_config::Response,
+    pb::configure_provider::Response,
+    pb::read_resource::Response,
+    pb::plan_resource_change::Response,
+    pb::apply_resource_change::Response,
+    pb::import_resource_state::Response,
+    pb::read_data_source::Response
+);
+
+/// The response of a call: on success its value with the warnings appended, on failure `failed` (what
+/// Terraform must keep, such as the prior state) with every diagnostic.
+fn respond<R: HasDiagnostics>(outcome: Outcome<R>, failed: impl FnOnce() -> R) -> R {
+    let (mut response, d) = match outcome {
+        Ok(Diagnosed { value, diagnostics }) => (value, diagnostics),
+        Err(d) => (failed(), d),
+    };
+    response.diagnostics_mut().extend(d.to_proto());
+    response
+}
+
+/// The response of a validation call: every diagnostic, warnings and errors alike.
+fn validated<R: HasDiagnostics>(d: Diagnostics) -> R {
+    let mut response = R::default();
+    *response.diagnostics_mut() = d.to_proto();
+    response
 }
 
 #[tonic::async_trait]
@@ -286,13 +336,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let ty = self.provider_schema.value_type();
         let diagnostics = match decode(req.config.as_ref(), &ty) {
             Ok(config) => match super::bridge::from_value::<P::Config>(&config) {
-                Ok(typed) => Diagnostics(self.provider.validate(&typed)).to_proto(),
-                Err(_) if config.contains_unknown() => vec![],
-                Err(e) => vec![super::component::bridge_diagnostic("provider configuration", e).to_proto()],
+                Ok(typed) => self.provider.validate(&typed),
+                Err(e) if config.unknown_along(&e.path) => Diagnostics::default(),
+                Err(e) => super::component::bridge_diagnostic("provider configuration", e).into(),
             },
-            Err(d) => diags(d),
+            Err(d) => d,
         };
-        Ok(Response::new(pb::validate_provider_config::Response { diagnostics }))
+        Ok(Response::new(validated(diagnostics)))
     }
 
     async fn validate_resource_config(
@@ -304,14 +354,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             .resource(&req.type_name)
             .and_then(|(r, schema, ty)| Ok((r, schema, decode(req.config.as_ref(), ty)?)))
         {
-            Ok((r, schema, mut config)) => {
-                // Computed attributes are null in configuration: to the typed struct they are not yet known.
-                mark_computed_unknown(&schema.block, &mut config);
-                Diagnostics(r.validate(&config)).to_proto()
-            }
-            Err(d) => diags(d),
+            Ok((r, schema, config)) => r.validate(&config_for_validation(&schema.block, &config)),
+            Err(d) => d,
         };
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics }))
+        Ok(Response::new(validated(diagnostics)))
     }
 
     async fn validate_data_resource_config(
@@ -321,10 +367,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let req = req.into_inner();
         let diagnostics =
             match self.data_source(&req.type_name).and_then(|(d, _, ty)| Ok((d, decode(req.config.as_ref(), ty)?))) {
-                Ok((d, config)) => Diagnostics(d.validate(&config)).to_proto(),
-                Err(d) => diags(d),
+                Ok((d, config)) => d.validate(&config),
+                Err(d) => d,
             };
-        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics }))
+        Ok(Response::new(validated(diagnostics)))
     }
 
     async fn upgrade_resource_state(
@@ -374,7 +420,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             self.provider.configure(typed, &req.terraform_version).await
         }
         .await;
-        Ok(Response::new(pb::configure_provider::Response { diagnostics: result.err().map(diags).unwrap_or_default() }))
+        Ok(Response::new(respond(result.map(|done| done.map(|()| Default::default())), Default::default)))
     }
 
     async fn read_resource(
@@ -385,21 +431,24 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let result = async {
             let (r, _, ty) = self.resource(&req.type_name)?;
             let current = decode(req.current_state.as_ref(), ty)?;
-            let new_state = r.read(&self.context(), &current).await?.unwrap_or(Value::Null);
-            encode(&new_state, ty)
+            let mut private = private_of(&req.private)?;
+            r.read(&self.context(), &current, &mut private).await?.and_then(|state| {
+                let gone = state.is_none();
+                Ok(pb::read_resource::Response {
+                    new_state: Some(encode(&state.unwrap_or(Value::Null), ty)?),
+                    private: if gone { Vec::new() } else { private.to_bytes() },
+                    ..Default::default()
+                }
+                .into())
+            })
         }
         .await;
-        Ok(Response::new(match result {
-            Ok(state) => {
-                pb::read_resource::Response { new_state: Some(state), private: req.private, ..Default::default() }
-            }
-            Err(d) => pb::read_resource::Response {
-                new_state: req.current_state,
-                private: req.private,
-                diagnostics: diags(d),
-                ..Default::default()
-            },
-        }))
+        // On failure the current state and private state stand.
+        Ok(Response::new(respond(result, || pb::read_resource::Response {
+            new_state: req.current_state.clone(),
+            private: req.private.clone(),
+            ..Default::default()
+        })))
     }
 
     async fn plan_resource_change(
@@ -407,11 +456,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let req = req.into_inner();
-        Ok(Response::new(
-            self.plan(&req)
-                .await
-                .unwrap_or_else(|d| pb::plan_resource_change::Response { diagnostics: diags(d), ..Default::default() }),
-        ))
+        Ok(Response::new(respond(self.plan(&req).await, Default::default)))
     }
 
     async fn apply_resource_change(
@@ -419,14 +464,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         req: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
         let req = req.into_inner();
-        Ok(Response::new(self.apply(&req).await.unwrap_or_else(|d| {
-            pb::apply_resource_change::Response {
-                // On failure the prior state stands, so nothing is lost and the next apply retries.
-                new_state: req.prior_state.clone(),
-                private: req.planned_private.clone(),
-                diagnostics: diags(d),
-                ..Default::default()
-            }
+        // On failure the prior state stands, so nothing is lost and the next apply retries.
+        Ok(Response::new(respond(self.apply(&req).await, || pb::apply_resource_change::Response {
+            new_state: req.prior_state.clone(),
+            private: req.planned_private.clone(),
+            ..Default::default()
         })))
     }
 
@@ -437,20 +479,19 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
         let req = req.into_inner();
         let result = async {
             let (r, _, ty) = self.resource(&req.type_name)?;
-            let state = r.import(&self.context(), &req.id).await?;
-            Ok::<_, Diagnostics>(pb::import_resource_state::ImportedResource {
-                type_name: req.type_name.clone(),
-                state: Some(encode(&state, ty)?),
-                private: vec![],
+            let mut private = Private::default();
+            r.import(&self.context(), &req.id, &mut private).await?.and_then(|state| {
+                let imported = pb::import_resource_state::ImportedResource {
+                    type_name: req.type_name.clone(),
+                    state: Some(encode(&state, ty)?),
+                    private: private.to_bytes(),
+                };
+                Ok(pb::import_resource_state::Response { imported_resources: vec![imported], ..Default::default() }
+                    .into())
             })
         }
         .await;
-        Ok(Response::new(match result {
-            Ok(imported) => {
-                pb::import_resource_state::Response { imported_resources: vec![imported], ..Default::default() }
-            }
-            Err(d) => pb::import_resource_state::Response { diagnostics: diags(d), ..Default::default() },
-        }))
+        Ok(Response::new(respond(result, Default::default)))
     }
 
     async fn move_resource_state(
@@ -480,14 +521,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderServer<P> {
             let (d, _, ty) = self.data_source(&req.type_name)?;
             let config = decode(req.config.as_ref(), ty)?;
             tracing::debug!(type_name = %req.type_name, "reading data source");
-            let state = d.read(&self.context(), &config).await?;
-            encode(&state, ty)
+            d.read(&self.context(), &config).await?.and_then(|state| {
+                Ok(pb::read_data_source::Response { state: Some(encode(&state, ty)?), ..Default::default() }.into())
+            })
         }
         .await;
-        Ok(Response::new(match result {
-            Ok(state) => pb::read_data_source::Response { state: Some(state), ..Default::default() },
-            Err(d) => pb::read_data_source::Response { diagnostics: diags(d), ..Default::default() },
-        }))
+        Ok(Response::new(respond(result, Default::default)))
     }
 
     async fn validate_ephemeral_resource_config(
@@ -620,6 +659,7 @@ mod tests {
 
     use super::*;
     use crate::plugin::component::{CallContext, Resource};
+    use crate::plugin::path::AttributePath;
     use crate::plugin::proto::tfplugin6::provider_server::Provider as _;
     use crate::plugin::{Known, TfSchema};
 
@@ -627,20 +667,37 @@ mod tests {
     #[derive(Clone, Debug, Serialize, Deserialize, TfSchema)]
     struct Note {
         /// Assigned on create.
-        #[tf(computed)]
+        #[tf(computed, use_state_for_unknown)]
         id: Known<String>,
         text: String,
         /// Moving a note to another zone replaces it.
+        #[tf(requires_replace)]
         zone: String,
         /// Used on create and never stored.
         #[tf(optional, write_only)]
         token: Option<String>,
     }
 
+    /// What the note's zone was when it was made, remembered out of sight.
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Origin {
+        zone: String,
+    }
+
+    impl crate::plugin::PrivateEntry for Origin {
+        const KEY: &'static str = "origin";
+        const VERSION: u32 = 1;
+    }
+
     #[derive(Default)]
     struct Notes {
         tokens_seen: Mutex<Vec<String>>,
         cancelled_seen: Mutex<Option<CancellationToken>>,
+        origins_seen: Mutex<Vec<Option<Origin>>>,
+    }
+
+    fn warning(summary: &str) -> Diagnostic {
+        Diagnostic::warning(summary, "a note about the note")
     }
 
     #[tonic::async_trait]
@@ -648,27 +705,62 @@ mod tests {
         const TYPE_NAME: &'static str = "test_note";
         type State = Note;
 
-        fn requires_replace(&self) -> &'static [&'static str] {
-            &["zone"]
+        fn validate(&self, config: &Note) -> Diagnostics {
+            match config.text.as_str() {
+                "warn" => warning("validate warns").into(),
+                "bad" => Diagnostic::error("Invalid text", "text = \"bad\" is refused").into(),
+                _ => Diagnostics::default(),
+            }
         }
 
-        async fn create(&self, ctx: &CallContext, mut planned: Note) -> Result<Note, Diagnostics> {
+        async fn plan(
+            &self,
+            _: &CallContext,
+            _: Option<&Note>,
+            proposed: Note,
+            _: &mut crate::plugin::Private,
+        ) -> Outcome<crate::plugin::Planned<Note>> {
+            let warn = proposed.text == "warn";
+            let planned = crate::plugin::Planned::new(proposed);
+            Ok(if warn { Diagnosed::new(planned).with(warning("plan warns")) } else { planned.into() })
+        }
+
+        async fn create(
+            &self,
+            ctx: &CallContext,
+            mut planned: Note,
+            private: &mut crate::plugin::Private,
+        ) -> Outcome<Note> {
             self.tokens_seen.lock().unwrap().extend(planned.token.clone());
             *self.cancelled_seen.lock().unwrap() = Some(ctx.cancel.clone());
             planned.id = Known::Value(format!("note-{}", planned.text));
-            Ok(planned)
+            private.set(&Origin { zone: planned.zone.clone() })?;
+            Ok(Diagnosed::new(planned).with(warning("create warns")))
         }
-        async fn read(&self, _: &CallContext, current: Note) -> Result<Option<Note>, Diagnostics> {
-            Ok((current.text != "gone").then_some(current))
+        async fn read(
+            &self,
+            _: &CallContext,
+            current: Note,
+            private: &mut crate::plugin::Private,
+        ) -> Outcome<Option<Note>> {
+            self.origins_seen.lock().unwrap().push(private.get::<Origin>()?);
+            Ok((current.text != "gone").then_some(current).into())
         }
-        async fn update(&self, _: &CallContext, _: Note, planned: Note) -> Result<Note, Diagnostics> {
-            Ok(planned)
+        async fn update(
+            &self,
+            _: &CallContext,
+            _: Note,
+            planned: Note,
+            _: &mut crate::plugin::Private,
+        ) -> Outcome<Note> {
+            Ok(planned.into())
         }
-        async fn delete(&self, _: &CallContext, _: Note) -> Result<(), Diagnostics> {
-            Ok(())
+        async fn delete(&self, _: &CallContext, _: Note, _: &crate::plugin::Private) -> Outcome<()> {
+            Ok(().into())
         }
-        async fn import(&self, _: &CallContext, id: &str) -> Result<Note, Diagnostics> {
-            Ok(Note { id: Known::Value(id.to_string()), text: "imported".into(), zone: "a".into(), token: None })
+        async fn import(&self, _: &CallContext, id: &str, private: &mut crate::plugin::Private) -> Outcome<Note> {
+            private.set(&Origin { zone: "imported".into() })?;
+            Ok(Note { id: Known::Value(id.to_string()), text: "imported".into(), zone: "a".into(), token: None }.into())
         }
     }
 
@@ -683,8 +775,8 @@ mod tests {
     #[tonic::async_trait]
     impl Provider for TestProvider {
         type Config = NoConfig;
-        async fn configure(&self, _: NoConfig, _: &str) -> Result<(), Diagnostics> {
-            Ok(())
+        async fn configure(&self, _: NoConfig, _: &str) -> Outcome<()> {
+            Ok(().into())
         }
         fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>> {
             vec![]
@@ -863,5 +955,146 @@ mod tests {
             .into_inner();
         assert!(up.diagnostics.is_empty(), "{:?}", up.diagnostics);
         assert_eq!(back(up.upgraded_state).attr("text"), Some(&Value::String("t".into())));
+    }
+
+    fn severities(d: &[pb::Diagnostic]) -> Vec<(i32, String)> {
+        d.iter().map(|d| (d.severity, d.summary.clone())).collect()
+    }
+
+    const WARNING: i32 = pb::diagnostic::Severity::Warning as i32;
+
+    #[tokio::test]
+    async fn warnings_reach_terraform_at_validate_plan_and_apply_and_do_not_stop_the_call() {
+        let s = server();
+        let config = note(Value::Null, "warn", "a", Value::Null);
+        let validated = s
+            .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                type_name: "test_note".into(),
+                config: dv(&config),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(severities(&validated.diagnostics), [(WARNING, "validate warns".to_string())]);
+        let plan = s
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                proposed_new_state: dv(&config),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            severities(&plan.diagnostics),
+            [(WARNING, "validate warns".to_string()), (WARNING, "plan warns".to_string())]
+        );
+        assert!(plan.planned_state.is_some(), "a warning keeps the plan");
+        let applied = s
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                planned_state: plan.planned_state,
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(severities(&applied.diagnostics), [(WARNING, "create warns".to_string())]);
+        assert_eq!(back(applied.new_state).attr("id"), Some(&Value::String("note-warn".into())));
+    }
+
+    #[tokio::test]
+    async fn a_validation_error_stops_the_plan() {
+        let s = server();
+        let config = note(Value::Null, "bad", "a", Value::Null);
+        let plan = s
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                proposed_new_state: dv(&config),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(plan.diagnostics.len(), 1);
+        assert_eq!(plan.diagnostics[0].severity, pb::diagnostic::Severity::Error as i32);
+        assert!(plan.planned_state.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_update_keeps_a_computed_value_marked_use_state_for_unknown() {
+        let s = server();
+        let prior = note(Value::String("note-x".into()), "x", "a", Value::Null);
+        let config = note(Value::Null, "y", "a", Value::Null);
+        // Terraform proposes the prior value for a computed attribute the configuration leaves null.
+        let proposed = note(Value::String("note-x".into()), "y", "a", Value::Null);
+        let plan = s
+            .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&prior),
+                proposed_new_state: dv(&proposed),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(plan.requires_replace.is_empty());
+        assert_eq!(back(plan.planned_state).attr("id"), Some(&Value::String("note-x".into())));
+    }
+
+    #[tokio::test]
+    async fn private_state_written_on_create_and_import_comes_back_on_read() {
+        let s = server();
+        let config = note(Value::Null, "p", "zone-1", Value::Null);
+        let applied = s
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                planned_state: dv(&note(Value::Unknown, "p", "zone-1", Value::Null)),
+                config: dv(&config),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!applied.private.is_empty(), "create wrote private state");
+        let state = applied.new_state.clone();
+        let read = s
+            .read_resource(Request::new(pb::read_resource::Request {
+                type_name: "test_note".into(),
+                current_state: state,
+                private: applied.private.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(read.private, applied.private, "read hands private state back");
+        let imported = s
+            .import_resource_state(Request::new(pb::import_resource_state::Request {
+                type_name: "test_note".into(),
+                id: "n2".into(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        s.read_resource(Request::new(pb::read_resource::Request {
+            type_name: "test_note".into(),
+            current_state: imported.imported_resources[0].state.clone(),
+            private: imported.imported_resources[0].private.clone(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+        let seen = s.provider.notes.origins_seen.lock().unwrap();
+        assert_eq!(*seen, [Some(Origin { zone: "zone-1".into() }), Some(Origin { zone: "imported".into() })]);
     }
 }

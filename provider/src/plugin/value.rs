@@ -99,6 +99,31 @@ impl Value {
         }
     }
 
+    /// True when the value at `path`, or one on the way to it, is unknown: an error found there may go away
+    /// once the value is known.
+    pub fn unknown_along(&self, path: &AttributePath) -> bool {
+        use super::path::Step;
+        let mut here = self;
+        for step in &path.0 {
+            if matches!(here, Value::Unknown) {
+                return true;
+            }
+            let next = match (step, here) {
+                (Step::Attr(name), Value::Object(m)) | (Step::Key(name), Value::Map(m)) => m.get(name),
+                (Step::Index(i), Value::List(v) | Value::Tuple(v) | Value::Set(v)) => {
+                    usize::try_from(*i).ok().and_then(|i| v.get(i))
+                }
+                (_, Value::Dynamic(_, inner)) => Some(inner.as_ref()),
+                _ => None,
+            };
+            match next {
+                Some(v) => here = v,
+                None => return false,
+            }
+        }
+        matches!(here, Value::Unknown)
+    }
+
     /// The attribute `name` of an object value, if present.
     pub fn attr(&self, name: &str) -> Option<&Value> {
         match self {
