@@ -10,7 +10,9 @@
 //! CheckDestroy does: nothing a case made outlives it.
 //!
 //! The provider is configured from the lab's `lab.env` alone, so `provider "aviatrix" {}` is all the
-//! provider block a case's configuration needs. The harness asserts only lifecycle rules; what a resource
+//! provider block a case's configuration needs. Every `lab.env` variable is also given to Terraform as an
+//! input variable named in lower case (`LAB_AWS_VPC_ID` as `TF_VAR_lab_aws_vpc_id`): a configuration that
+//! declares `variable "lab_aws_vpc_id" {}` gets the baseline VPC; undeclared ones are ignored. The harness asserts only lifecycle rules; what a resource
 //! must hold is said by the test, step by step.
 //!
 //! ```ignore
@@ -111,6 +113,7 @@ impl Case {
         let mut ws = Workspace::new("");
         for (name, value) in &lab.env {
             ws.set_env(name, value);
+            ws.set_env(&format!("TF_VAR_{}", name.to_lowercase()), value);
         }
         let mut failures = Vec::new();
         for (index, step) in self.steps.into_iter().enumerate() {
