@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clients::aws::AwsClient;
 use crate::clients::azure::AzureClient;
 use crate::clients::controller::ControllerClient;
 use crate::data_sources::domains::DomainsDataSource;
@@ -17,6 +18,7 @@ use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
 use crate::resources::gateway::GatewayResource;
+use crate::resources::route::RouteResource;
 
 /// Configuration of the Aviatrix MCP egress provider. Every attribute may instead come from the
 /// environment variable named in its description; the block's value wins over the environment.
@@ -341,6 +343,7 @@ pub struct AviatrixProvider {
     settings: RwLock<Option<Arc<Settings>>>,
     controller: OnceLock<ControllerClient>,
     azure: OnceLock<AzureClient>,
+    aws: tokio::sync::OnceCell<AwsClient>,
 }
 
 /// A client that could not be built: the diagnostic names the provider attribute to set.
@@ -384,6 +387,15 @@ impl AviatrixProvider {
         })
     }
 
+    /// The AWS client, built once from the aws settings and the AWS chain.
+    pub async fn aws(&self) -> Result<AwsClient, Diagnostics> {
+        let settings = self.configured()?;
+        self.aws
+            .get_or_try_init(|| async { AwsClient::new(&settings.aws).await.map_err(|e| client_unavailable("AWS", e)) })
+            .await
+            .cloned()
+    }
+
     /// The Azure client, built once from the azure settings.
     pub fn azure(&self) -> Result<AzureClient, Diagnostics> {
         lazily(&self.azure, || {
@@ -419,7 +431,7 @@ impl Provider for AviatrixProvider {
     }
 
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {
-        vec![Arc::new(GatewayResource { provider: self.clone() })]
+        vec![Arc::new(GatewayResource { provider: self.clone() }), Arc::new(RouteResource { provider: self.clone() })]
     }
 
     fn functions(self: &Arc<Self>) -> Vec<Arc<dyn DynFunction>> {

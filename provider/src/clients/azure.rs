@@ -256,6 +256,8 @@ pub struct RouteTable {
     pub name: Option<String>,
     pub location: String,
     #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
     pub properties: RouteTableProperties,
 }
 
@@ -625,6 +627,19 @@ impl AzureClient {
     /// The route table.
     pub async fn route_table(&self, id: &ResourceId, budget: &Budget) -> Result<RouteTable, AzureError> {
         self.get(id, budget).await
+    }
+
+    /// Replaces a resource's tags (`PATCH` of `tags`, which ARM answers at once).
+    pub async fn set_tags(
+        &self,
+        id: &ResourceId,
+        tags: &std::collections::BTreeMap<String, String>,
+        budget: &Budget,
+    ) -> Result<(), AzureError> {
+        let url = self.url(&id.to_string());
+        let body = serde_json::json!({ "tags": tags });
+        with_retries(budget, &format!("PATCH {id}"), || self.send(Method::PATCH, &url, Some(&body), budget)).await?;
+        Ok(())
     }
 
     /// Creates or replaces one route of a table.

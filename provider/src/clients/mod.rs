@@ -3,6 +3,7 @@
 //! failures are retried (through [`retry`], bounded by the calling resource's budget). Resources speak to
 //! clients in typed calls and never build a request themselves.
 
+pub mod aws;
 pub mod azure;
 pub mod controller;
 pub mod retry;

@@ -72,22 +72,23 @@ pub struct GatewayState {
 
 /// The gateway as `list_vpcs_summary` reports it (reference: `vpc_name` is the gateway's name).
 #[derive(Clone, Debug, Deserialize)]
-struct Reported {
-    vpc_name: String,
-    cloud_type: u64,
-    account_name: String,
-    vpc_id: String,
-    vpc_region: String,
-    vpc_size: String,
-    public_subnet: String,
+pub(crate) struct Reported {
+    pub vpc_name: String,
+    pub cloud_type: u64,
+    pub account_name: String,
+    /// AWS: the VPC ID; Azure: `vnet_name:resource_group:resourceGuid`.
+    pub vpc_id: String,
+    pub vpc_region: String,
+    pub vpc_size: String,
+    pub public_subnet: String,
     #[serde(default)]
-    public_ip: String,
+    pub public_ip: String,
     #[serde(default)]
-    private_ip: String,
+    pub private_ip: String,
     #[serde(default)]
-    cloudn_gateway_inst_id: String,
+    pub cloudn_gateway_inst_id: String,
     #[serde(default)]
-    tags: Value,
+    pub tags: Value,
 }
 
 fn known(value: &str) -> Option<Known<String>> {
@@ -107,7 +108,11 @@ pub struct GatewayResource {
 
 impl GatewayResource {
     /// The gateway named `name`, if the controller has one.
-    async fn find(client: &ControllerClient, name: &str, budget: &Budget) -> Result<Option<Reported>, ControllerError> {
+    pub(crate) async fn find(
+        client: &ControllerClient,
+        name: &str,
+        budget: &Budget,
+    ) -> Result<Option<Reported>, ControllerError> {
         let list = match client.query("list_vpcs_summary", &[("gateway_name", name)], budget).await {
             Ok(list) => list,
             Err(e) if e.is_not_found() => return Ok(None),

@@ -3,6 +3,7 @@
 //! error into a diagnostic that says what failed and what to do.
 
 pub mod gateway;
+pub mod route;
 
 use std::time::Duration;
 
