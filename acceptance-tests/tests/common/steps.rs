@@ -51,7 +51,7 @@ pub struct Step {
 enum Action {
     Apply,
     Plan,
-    Import { address: String, id: Option<String>, ignore: Vec<String> },
+    Import { address: String, id: ImportId, ignore: Vec<String> },
     Destroy,
     Outside { what: String, change: Box<dyn FnOnce(&Lab)> },
 }
@@ -67,6 +67,15 @@ enum Check {
 struct ExpectedError {
     pattern: Regex,
     highlight: Option<String>,
+}
+
+/// Where an import step's ID comes from.
+enum ImportId {
+    /// The `id` attribute the current state holds for the address.
+    FromState,
+    Given(String),
+    /// Made from the values the current state holds for the address.
+    MadeFrom(Box<dyn Fn(&Value) -> String>),
 }
 
 enum PlanShows {
@@ -151,11 +160,11 @@ impl Step {
     }
 
     /// `terraform import ADDRESS ID` into a fresh state with the current configuration, then a plan there of
-    /// `ADDRESS` alone (`-target`) that must be empty. The ID is the `id` attribute the current state holds for `address`, unless given
+    /// `ADDRESS` (`-target`) that must change nothing of it (what it depends on is not in the fresh state). The ID is the `id` attribute the current state holds for `address`, unless given
     /// with [`Step::id`]. When the current state holds `address`, the imported values must equal its values
     /// (but for [`Step::ignoring`]); when it does not, the step destroys what it imported.
     pub fn import(address: &str) -> Step {
-        Step::new(Action::Import { address: address.to_string(), id: None, ignore: Vec::new() }, None)
+        Step::new(Action::Import { address: address.to_string(), id: ImportId::FromState, ignore: Vec::new() }, None)
     }
 
     /// `terraform destroy`; the state must be empty after it and the lab back to its baseline.
@@ -170,10 +179,20 @@ impl Step {
     }
 
     /// For an import: the ID to import.
-    pub fn id(mut self, id: &str) -> Step {
+    pub fn id(self, id: &str) -> Step {
+        self.import_id(ImportId::Given(id.to_string()))
+    }
+
+    /// For an import: the ID, made from the values the current state holds for the address, for resources
+    /// whose import ID is more than their `id` (a route's tables, say).
+    pub fn id_from(self, make: impl Fn(&Value) -> String + 'static) -> Step {
+        self.import_id(ImportId::MadeFrom(Box::new(make)))
+    }
+
+    fn import_id(mut self, source: ImportId) -> Step {
         match &mut self.action {
-            Action::Import { id: slot, .. } => *slot = Some(id.to_string()),
-            _ => panic!("Step::id is for import steps"),
+            Action::Import { id, .. } => *id = source,
+            _ => panic!("Step::id and Step::id_from are for import steps"),
         }
         self
     }
@@ -319,7 +338,7 @@ impl Step {
 fn import(
     ws: &Workspace,
     address: &str,
-    id: Option<String>,
+    id: ImportId,
     ignore: &[String],
     checks: &[Check],
     error: Option<&ExpectedError>,
@@ -327,12 +346,13 @@ fn import(
     let state = ws.state();
     let applied = resource(&state, address).map(|r| r["values"].clone());
     let id = match (id, &applied) {
-        (Some(id), _) => id,
-        (None, Some(values)) => values["id"]
+        (ImportId::Given(id), _) => id,
+        (ImportId::FromState, Some(values)) => values["id"]
             .as_str()
             .ok_or_else(|| format!("{address} has no string `id` in the state; give the ID with Step::id"))?
             .to_string(),
-        (None, None) => return Err(format!("{address} is not in the state; give the ID to import with Step::id")),
+        (ImportId::MadeFrom(make), Some(values)) => make(values),
+        (_, None) => return Err(format!("{address} is not in the state; give the ID to import with Step::id")),
     };
     let fresh = ws.fresh();
     let run = fresh.run(&["import", "-no-color", address, &id]);
@@ -354,9 +374,16 @@ fn import(
             }
         }
         check_state(checks, &imported)?;
-        // The rest of the configuration is not in the fresh state: only the imported resource must plan nothing.
-        let replan = fresh.run(&["plan", "-detailed-exitcode", "-no-color", &format!("-target={address}")]);
-        if replan.code != 0 {
+        // The rest of the configuration, what the resource depends on included, is not in the fresh state:
+        // only the imported resource must plan nothing.
+        let target = format!("-target={address}");
+        let replan = fresh.run(&["plan", "-detailed-exitcode", "-no-color", &target, "-out=import.tfplan"]);
+        let changes = match replan.code {
+            0 => Vec::new(),
+            2 => planned_changes(&fresh.json(&["show", "-json", "import.tfplan"])),
+            _ => return Err(format!("the plan after import failed: {}", replan.describe(0))),
+        };
+        if changes.iter().any(|changed| changed == address) {
             return Err(format!("the plan of {address} after import is not empty: {}", replan.describe(0)));
         }
         Ok(())
