@@ -7,8 +7,11 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --workspace --bins
 
+# Each installer's messages stay on stderr; the first that fails stops the run.
 tools:
-	@for script in scripts/install-*.sh; do bash "$$script" >/dev/null; done
+	@for script in scripts/install-*.sh; do \
+	  bash "$$script" >/dev/null || { echo "make tools: $$script failed; see its messages above" >&2; exit 1; }; \
+	done
 
 demo: build
 	@bash scripts/demo.sh
@@ -27,4 +30,4 @@ bench-policy:
 
 fmt:
 	$(CARGO) fmt --all
-	terraform fmt -recursive examples modules blueprints 2>/dev/null || true
+	@bash scripts/fmt-terraform.sh

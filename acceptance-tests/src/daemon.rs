@@ -167,10 +167,28 @@ fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 
+/// The lab.env line that puts the tools the project installs first on PATH: the cache's `bin/` (terraform
+/// when none was on PATH) and `<repo>/.cache/bin` (kubectl and helm, from `scripts/install-kube-tools.sh`),
+/// one entry when they are the same. The `case` makes sourcing lab.env again change nothing.
+fn tools_first_on_path() -> String {
+    let real = |dir: PathBuf| std::fs::canonicalize(&dir).unwrap_or(dir);
+    let mut dirs = Vec::new();
+    for dir in [real(crate::aws::moto::cache_dir()).join("bin"), real(crate::aws::moto::repo_root()).join(".cache/bin")]
+    {
+        let dir = dir.display().to_string();
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    let bins = shell_quote(&dirs.join(":"));
+    format!("# the project's tools (kubectl, helm, terraform) first on PATH, once\ncase \":$PATH:\" in *:{bins}:*) ;; *) export PATH={bins}:\"$PATH\" ;; esac\n")
+}
+
 /// Writes `DIR/lab.env`: every emulator's variables, then the baseline's identities. The one place the file
 /// is written; an emulator adds lines through [`Emulator::env`].
 pub fn write_lab_env(lab: &LabDir, emulators: &[Arc<dyn Emulator>]) -> anyhow::Result<()> {
     let mut text = String::from("# Written by `mcp-egress-lab up`. Source it: . ./lab.env\n");
+    text.push_str(&tools_first_on_path());
     for emulator in emulators {
         text.push_str(&format!("# {}\n", emulator.target()));
         for (name, value) in emulator.env() {

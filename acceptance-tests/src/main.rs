@@ -8,23 +8,42 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use mcp_egress_lab::daemon::{FaultRequest, LabDir, RunInfo};
 use mcp_egress_lab::fault::FaultKind;
 
+/// What a command that needs a running lab exits with when there is none; `status` says the same with it.
+const NOT_RUNNING: u8 = 3;
+
 #[derive(Parser)]
-#[command(name = "mcp-egress-lab", about = "Emulated Aviatrix controller, Azure networking and AWS EC2 on loopback")]
+#[command(
+    name = "mcp-egress-lab",
+    version,
+    about = "The lab: an Aviatrix controller, Azure Resource Manager networking, AWS EC2 (moto) and a Kubernetes \
+             API emulated on loopback, so the mcp-egress/aviatrix provider runs end to end with no account",
+    after_help = "Exit status: 0 done; 1 failed, or `inventory --diff` found differences; 2 bad arguments; \
+                  3 the lab in DIR is not running (status, inventory, fault, reboot-controller)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The directory every command takes.
+#[derive(Args)]
+struct Lab {
+    /// The lab's directory: `up` creates it and keeps there the emulators' state, lab.env, the CA, the
+    /// ports and the log; every other command finds the lab through it.
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Start the lab in DIR (detached) and wait until every emulator is ready. Writes DIR/lab.env.
     Up {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
         /// Lifetime of a controller session (CID), in seconds. Kept for later `up`s.
         #[arg(long)]
         cid_lifetime_secs: Option<u64>,
@@ -34,26 +53,27 @@ enum Command {
     },
     /// Stop every process the lab in DIR started. Keeps all state in DIR.
     Down {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
     },
-    /// Say what runs where.
+    /// Say what runs where; exit 3 when the lab is not running.
     Status {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
     },
-    /// Print every object in every emulator as JSON, each marked as baseline or not.
+    /// Print every object in every emulator as JSON, each marked as baseline or not; exit 3 when the lab is
+    /// not running.
     Inventory {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
         /// Print only what differs from the baseline; exit 1 when anything does.
         #[arg(long)]
         diff: bool,
     },
     /// Switch fault injection on (rate > 0) or off (rate 0) for one emulator.
     Fault {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
         /// controller, azure, aws or kubernetes.
         #[arg(long)]
         target: String,
@@ -68,24 +88,36 @@ enum Command {
     },
     /// Reboot the controller: sessions end and the feature flags a reboot resets go off.
     RebootController {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
     },
     /// Make a pod of the lab's Kubernetes fail: its containers restart and it gets a new IP from its node's
     /// pod CIDR, as after a sandbox restart. Prints the new IP.
     PodFail {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
         /// The pod, as NAMESPACE/NAME.
         pod: String,
     },
     /// Run the lab in the foreground (what `up` starts detached).
     #[command(hide = true)]
     Serve {
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        lab: Lab,
     },
 }
+
+/// A command needed the lab in a directory, and it is not running there.
+#[derive(Debug)]
+struct NotRunning(PathBuf);
+
+impl std::fmt::Display for NotRunning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no lab is running in {}; start it with `mcp-egress-lab up --dir {0}`", self.0.display())
+    }
+}
+
+impl std::error::Error for NotRunning {}
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -101,37 +133,42 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mcp-egress-lab: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<NotRunning>().is_some() {
+                ExitCode::from(NOT_RUNNING)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Up { dir, cid_lifetime_secs, task_ms } => up(&dir, cid_lifetime_secs, task_ms).await,
-        Command::Down { dir } => down(&dir),
-        Command::Status { dir } => status(&dir).await,
-        Command::Inventory { dir, diff } => inventory(&dir, diff).await,
-        Command::Fault { dir, target, kind, rate, delay_ms } => {
+        Command::Up { lab, cid_lifetime_secs, task_ms } => up(&lab.dir, cid_lifetime_secs, task_ms).await,
+        Command::Down { lab } => down(&lab.dir),
+        Command::Status { lab } => status(&lab.dir).await,
+        Command::Inventory { lab, diff } => inventory(&lab.dir, diff).await,
+        Command::Fault { lab, target, kind, rate, delay_ms } => {
             let request = FaultRequest { target, kind, rate, delay_ms };
-            let active = admin(&dir, reqwest::Method::POST, "/fault", Some(serde_json::to_value(&request)?)).await?;
+            let active =
+                admin(&lab.dir, reqwest::Method::POST, "/fault", Some(serde_json::to_value(&request)?)).await?;
             println!("{}", serde_json::to_string_pretty(&active)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::RebootController { dir } => {
-            admin(&dir, reqwest::Method::POST, "/reboot-controller", None).await?;
+        Command::RebootController { lab } => {
+            admin(&lab.dir, reqwest::Method::POST, "/reboot-controller", None).await?;
             println!("controller rebooted: sessions ended; k8s, k8s_dcf_policies, dcf_multi_policies, k8s_discovery and log_enrichment are off");
             Ok(ExitCode::SUCCESS)
         }
-        Command::PodFail { dir, pod } => {
+        Command::PodFail { lab, pod } => {
             let (namespace, name) =
                 pod.split_once('/').with_context(|| format!("pod {pod:?}: give it as NAMESPACE/NAME"))?;
-            let ip = mcp_egress_lab::kube::fail_pod_in(&dir, namespace, name).await?;
+            let ip = mcp_egress_lab::kube::fail_pod_in(&lab.dir, namespace, name).await?;
             println!("pod {namespace}/{name} restarted with IP {ip}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { dir } => {
-            mcp_egress_lab::daemon::serve(&dir).await?;
+        Command::Serve { lab } => {
+            mcp_egress_lab::daemon::serve(&lab.dir).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -270,7 +307,7 @@ async fn status(dir: &Path) -> anyhow::Result<ExitCode> {
     let lab = LabDir::new(dir)?;
     let Some(run) = lab.run_info()? else {
         println!("not running (no {})", lab.run_file().display());
-        return Ok(ExitCode::from(3));
+        return Ok(ExitCode::from(NOT_RUNNING));
     };
     let mut all_alive = true;
     for (marker, pid) in processes(&run) {
@@ -301,7 +338,7 @@ async fn status(dir: &Path) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if all_alive { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    Ok(if all_alive { ExitCode::SUCCESS } else { ExitCode::from(NOT_RUNNING) })
 }
 
 /// Calls the running lab's admin endpoint.
@@ -312,8 +349,10 @@ async fn admin(
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
     let lab = LabDir::new(dir)?;
-    let run =
-        lab.run_info()?.with_context(|| format!("no lab is running in {}; start it with `up`", lab.dir.display()))?;
+    let run = match lab.run_info()? {
+        Some(run) if alive(run.daemon_pid, "mcp-egress-lab") => run,
+        _ => return Err(NotRunning(lab.dir.clone()).into()),
+    };
     let secrets = lab.secrets()?;
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
     let mut request =

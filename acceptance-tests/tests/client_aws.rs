@@ -3,11 +3,11 @@
 //! gone, "not found" mapped, and throttling ridden out. One test, because credentials come from the
 //! process environment (the AWS chain), as they do for the provider.
 
-mod lab_support;
+mod common;
 
 use std::time::Duration;
 
-use lab_support::{ControllerApi, Lab};
+use common::lab::{ControllerApi, Lab};
 use terraform_provider_aviatrix::clients::aws::{AwsClient, RouteTarget};
 use terraform_provider_aviatrix::clients::retry::Budget;
 use terraform_provider_aviatrix::provider::{ProviderConfig, Settings};

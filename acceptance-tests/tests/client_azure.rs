@@ -3,11 +3,11 @@
 //! operations followed, DELETE included), rides out throttling, conflicts and an expired token, maps "not
 //! found", keeps ARM's code on refusal, and keeps the client secret out of every error.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use lab_support::Lab;
+use common::lab::Lab;
 use terraform_provider_aviatrix::clients::azure::{AzureClient, AzureError, ResourceId, RouteProperties, RouteTable};
 use terraform_provider_aviatrix::clients::retry::Budget;
 use terraform_provider_aviatrix::provider::{ProviderConfig, Settings};

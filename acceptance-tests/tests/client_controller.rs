@@ -3,11 +3,11 @@
 //! out 5xx answers, runs async tasks to their end without making anything twice, maps "not found", and keeps
 //! the password out of every error.
 
-mod lab_support;
+mod common;
 
 use std::time::Duration;
 
-use lab_support::{objects, Lab};
+use common::lab::{objects, Lab};
 use serde_json::Value;
 use terraform_provider_aviatrix::clients::controller::{ControllerClient, ControllerError};
 use terraform_provider_aviatrix::clients::retry::Budget;

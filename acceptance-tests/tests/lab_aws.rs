@@ -2,13 +2,13 @@
 //! (AWS_ENDPOINT_URL_EC2, AWS_REGION, the static keys, and AWS_CA_BUNDLE as the SDK client's trust store): the baseline, a gateway's instance, EC2's answers
 //! where moto is looser, and the aws faults. One test, because it sets process environment variables.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
-use lab_support::{ControllerApi, Lab};
+use common::lab::{ControllerApi, Lab};
 
 /// The SDK's rustls client trusting only the PEM file `ca_file` (a user's `AWS_CA_BUNDLE`), or nothing at all.
 fn sdk_http_client(ca_file: Option<&str>) -> aws_sdk_ec2::config::SharedHttpClient {

@@ -2,11 +2,11 @@
 //! client-credentials token, api-version 2024-03-01, route tables, routes, subnet association, ARM's errors,
 //! long-running operations and faults; and a gateway whose NIC appears in ARM.
 
-mod lab_support;
+mod common;
 
 use std::time::Duration;
 
-use lab_support::{objects, ControllerApi, Lab};
+use common::lab::{objects, ControllerApi, Lab};
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

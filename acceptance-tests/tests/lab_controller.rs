@@ -1,11 +1,11 @@
 //! The controller emulator at the HTTP level: every action's envelope, CID sessions and their expiry, async
 //! tasks through `check_task_status`, DCF objects, k8s clusters, feature flags and reboot, and its faults.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{objects, ControllerApi, Lab};
+use common::lab::{objects, send_json, ControllerApi, Lab};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -16,29 +16,20 @@ async fn login_gives_a_top_level_cid_and_bad_sessions_get_the_real_answers() {
     assert!(api.cid.len() >= 16);
 
     // Wrong password, and a made-up access key.
-    let reply: Value = api
-        .http
-        .post(format!("{}/v2/api", api.url))
-        .form(&[("action", "login"), ("username", "admin"), ("password", "wrong")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = send_json(api.http.post(format!("{}/v2/api", api.url)).form(&[
+        ("action", "login"),
+        ("username", "admin"),
+        ("password", "wrong"),
+    ]))
+    .await;
     assert_eq!(reply["return"], false);
     assert!(reply.get("CID").is_none());
-    let reply: Value = api
-        .http
-        .post(format!("{}/v2/api", api.url))
-        .header("X-Access-Key", "not-issued")
-        .form(&[("action", "login"), ("username", "admin"), ("password", &lab.var("AVIATRIX_PASSWORD"))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let reply = send_json(api.http.post(format!("{}/v2/api", api.url)).header("X-Access-Key", "not-issued").form(&[
+        ("action", "login"),
+        ("username", "admin"),
+        ("password", &lab.var("AVIATRIX_PASSWORD")),
+    ]))
+    .await;
     assert_eq!(reply["return"], false, "{reply}");
 
     // Each API style words an unknown session its own way (reference §1.2).

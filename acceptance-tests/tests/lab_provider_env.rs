@@ -1,9 +1,11 @@
 //! `lab.env` gives the provider everything it reads: resolved through the provider's own settings code with
 //! an empty provider block, every connection setting is filled, so `provider "aviatrix" {}` works in the lab.
+//! Sourced, it also puts the tools the project installs (kubectl, helm, the fallback terraform) first on
+//! PATH, once however often it is sourced.
 
-mod lab_support;
+mod common;
 
-use lab_support::Lab;
+use common::lab::Lab;
 use terraform_provider_aviatrix::provider::{ProviderConfig, Settings};
 
 #[test]
@@ -41,4 +43,20 @@ fn lab_env_configures_an_empty_provider_block() {
     ] {
         assert!(!lab.var(name).is_empty(), "{name} is empty");
     }
+}
+
+#[test]
+fn sourcing_lab_env_puts_the_cache_bin_first_on_path_once() {
+    let lab = Lab::up(&[]);
+    let twice = r#". "$1"; once="$PATH"; . "$1"; [ "$PATH" = "$once" ] || { echo "changed again: $PATH" >&2; exit 9; }; printf '%s' "$PATH""#;
+    let output = std::process::Command::new("bash")
+        .args(["-c", twice, "bash"])
+        .arg(lab.path().join("lab.env"))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("running bash");
+    let path = common::tools::ok(&output, "sourcing lab.env twice");
+    let cache_bin = std::fs::canonicalize(common::tools::cache_bin()).expect("the cache's bin exists once up has run");
+    assert!(path.starts_with(&format!("{}:", cache_bin.display())), "PATH after sourcing lab.env: {path}");
+    assert!(path.ends_with(":/usr/bin:/bin"), "the PATH it was given comes after: {path}");
 }

@@ -1,11 +1,11 @@
 //! The lab's life cycle: a fresh lab matches its baseline, `down` stops every process it started and keeps
 //! the state, and `up` again brings back the same objects with the same IDs in every emulator.
 
-mod lab_support;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use lab_support::{objects, ControllerApi, Lab};
+use common::lab::{objects, ControllerApi, Lab, NOT_RUNNING};
 use serde_json::{json, Value};
 
 fn pids(lab: &Lab) -> Vec<u32> {
@@ -60,7 +60,7 @@ async fn down_then_up_keeps_every_object_and_leaves_no_process() {
     assert_eq!(status, 200);
     let table_id = lab.var("LAB_AZURE_NODE_ROUTE_TABLE_IDS");
     let http = lab.client();
-    let token = lab_support::azure_token(&lab).await;
+    let token = common::lab::azure_token(&lab).await;
     let route_url =
         format!("{}{table_id}/routes/kept?api-version=2024-03-01", lab.var("AZURE_RESOURCE_MANAGER_ENDPOINT"));
     let put = http
@@ -126,11 +126,31 @@ async fn the_cli_says_what_is_wrong_and_what_runs() {
 
     assert!(lab.stop().status.success());
     let status = lab.cli(&["status"]);
-    assert_eq!(status.status.code(), Some(3), "status of a stopped lab");
-    let inventory = lab.cli(&["inventory"]);
-    assert!(!inventory.status.success());
-    assert!(stderr(&inventory).contains("no lab is running"), "{}", stderr(&inventory));
+    assert_eq!(status.status.code(), Some(NOT_RUNNING), "status of a stopped lab");
+    // Every command that needs the running lab says so with the exit status `status` uses, so a script can
+    // tell "not running" from "differences" (1) in `inventory --diff`.
+    for args in [
+        &["inventory"][..],
+        &["inventory", "--diff"],
+        &["fault", "--target", "aws", "--kind", "slow"],
+        &["reboot-controller"],
+    ] {
+        let output = lab.cli(args);
+        assert_eq!(output.status.code(), Some(NOT_RUNNING), "{args:?} of a stopped lab: {}", stderr(&output));
+        assert!(stderr(&output).contains("no lab is running"), "{args:?}: {}", stderr(&output));
+    }
     let down = lab.stop();
     assert!(down.status.success());
     assert!(String::from_utf8_lossy(&down.stdout).contains("no lab is running"));
+}
+
+#[test]
+fn the_cli_gives_its_version_and_documents_dir() {
+    let version = common::lab::run(&["--version"]);
+    assert!(version.status.success());
+    assert_eq!(common::tools::stdout(&version).trim(), format!("mcp-egress-lab {}", env!("CARGO_PKG_VERSION")));
+    let help = common::tools::ok(&common::lab::run(&["inventory", "--help"]), "inventory --help");
+    assert!(help.contains("--dir <DIR>") && help.contains("The lab's directory"), "{help}");
+    let help = common::tools::ok(&common::lab::run(&["--help"]), "--help");
+    assert!(help.contains("3 the lab in DIR is not running"), "{help}");
 }

@@ -4,12 +4,12 @@
 //! `use_state_for_unknown` keeps its state while another is known after apply; a replacing attribute
 //! replaces; private state survives between runs; drift, import and destroy behave.
 
-mod terraform_cli;
+mod common;
 
 use std::path::PathBuf;
 
+use common::terraform::{provider_dir, Run, Workspace};
 use serde_json::{json, Value};
-use terraform_cli::{provider_dir, Workspace};
 
 fn fixture_dir() -> PathBuf {
     let dir = provider_dir().join("examples");
@@ -76,7 +76,7 @@ impl Fixture {
     }
 }
 
-fn output(run: &terraform_cli::Run) -> String {
+fn output(run: &Run) -> String {
     format!("{}{}", run.stdout, run.stderr)
 }
 

@@ -1,0 +1,67 @@
+//! Resource `aviatrix_mcp_egress_route` through the real terraform CLI against the lab: the baseline node
+//! route tables' default route is pointed at an egress gateway's interface, with each table's previous
+//! target recorded; the route imports into a fresh state that agrees with apply; and destroy puts every
+//! table back as it was, so the lab ends exactly at its baseline (routes, tags and gateway alike).
+
+mod common;
+
+use common::steps::{Case, Step};
+use common::terraform::config;
+use serde_json::{json, Value};
+
+const ROUTE: &str = "aviatrix_mcp_egress_route.nodes";
+
+/// A gateway in the baseline VPC and the route of the baseline node tables through it, all from lab.env.
+fn fabric() -> String {
+    config(
+        r#"
+variable "lab_aws_account_name" { type = string }
+variable "aws_region" { type = string }
+variable "lab_aws_vpc_id" { type = string }
+variable "lab_aws_gateway_subnet_cidr" { type = string }
+variable "lab_aws_node_route_table_ids" { type = string }
+
+resource "aviatrix_mcp_egress_gateway" "egress" {
+  name         = "mcp-egress"
+  cloud        = "aws"
+  account_name = var.lab_aws_account_name
+  region       = var.aws_region
+  vpc_id       = var.lab_aws_vpc_id
+  subnet_cidr  = var.lab_aws_gateway_subnet_cidr
+  size         = "t3.small"
+}
+
+resource "aviatrix_mcp_egress_route" "nodes" {
+  gateway         = aviatrix_mcp_egress_gateway.egress.name
+  route_table_ids = toset(split(",", var.lab_aws_node_route_table_ids))
+}
+"#,
+    )
+}
+
+/// The route's import ID: `<gateway>,<destination_cidr>,<route table ID>...`.
+fn import_id(values: &Value) -> String {
+    let tables: Vec<&str> =
+        values["route_table_ids"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    format!(
+        "{},{},{}",
+        values["gateway"].as_str().unwrap_or(""),
+        values["destination_cidr"].as_str().unwrap_or(""),
+        tables.join(",")
+    )
+}
+
+#[test]
+fn node_routes_go_through_the_gateway_and_destroy_restores_them() {
+    Case::new("the baseline node tables through an AWS gateway")
+        .step(
+            Step::apply(&fabric())
+                .expect_attr(ROUTE, "id", json!("mcp-egress,0.0.0.0/0"))
+                .expect_attr(ROUTE, "destination_cidr", json!("0.0.0.0/0"))
+                .expect_attr_set(ROUTE, "target")
+                .expect_attr_set(ROUTE, "previous_targets"),
+        )
+        .step(Step::import(ROUTE).id_from(import_id))
+        .step(Step::import("aviatrix_mcp_egress_gateway.egress"))
+        .run();
+}
