@@ -2,12 +2,12 @@
 //! with that, `pod-fail` changes a pod's IP, `inventory` lists the cluster's objects against the baseline,
 //! `fault --target kubernetes` breaks it and heals it, and `down`/`up` keep every object.
 
+mod common;
 mod kube_common;
-mod lab_support;
 
 use std::process::Output;
 
-use lab_support::{objects, Lab};
+use common::lab::{objects, Lab};
 
 fn kubectl(lab: &Lab, home: &std::path::Path, args: &[&str]) -> Output {
     std::process::Command::new(kube_common::kubectl_bin())
