@@ -2,6 +2,8 @@
 //! difference from the baseline that `inventory --diff` prints.
 //!
 //! Owns the object model and the comparison; it reads no emulator itself (each emulator lists its own objects).
+//! Objects a controller owns (the pods of a DaemonSet, say) are listed but not compared: their owner is, and
+//! the controller replaces them at will, as it does whenever the owner's template changes.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +24,9 @@ pub struct Object {
     /// Whether it differs from its baseline version.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub changed: bool,
+    /// The object that owns and replaces it, such as `DaemonSet kube-system/aws-node`; not compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<String>,
     /// What the emulator holds for it, normalised so that equal objects compare equal.
     pub data: serde_json::Value,
 }
@@ -34,6 +39,7 @@ impl Object {
             id: id.into(),
             baseline: false,
             changed: false,
+            owned_by: None,
             data,
         }
     }
@@ -85,8 +91,9 @@ pub fn mark(now: &mut [Object], baseline: &[Object]) {
 
 /// What differs between `baseline` and `now`.
 pub fn diff(baseline: &[Object], now: &[Object]) -> Diff {
-    let base: BTreeMap<_, _> = baseline.iter().map(|o| (o.key(), o)).collect();
-    let current: BTreeMap<_, _> = now.iter().map(|o| (o.key(), o)).collect();
+    let compared = |o: &&Object| o.owned_by.is_none();
+    let base: BTreeMap<_, _> = baseline.iter().filter(compared).map(|o| (o.key(), o)).collect();
+    let current: BTreeMap<_, _> = now.iter().filter(compared).map(|o| (o.key(), o)).collect();
     let mut out = Diff::default();
     for (key, object) in &current {
         match base.get(key) {

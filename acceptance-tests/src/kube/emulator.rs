@@ -32,7 +32,14 @@ pub fn inventory(objects: Vec<Value>) -> Vec<Object> {
             let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
             let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
             let id = if ns.is_empty() { name.to_string() } else { format!("{ns}/{name}") };
-            Object::new(super::TARGET, &kind, id, normalised(&obj))
+            let owner = obj.pointer("/metadata/ownerReferences").and_then(Value::as_array).and_then(|refs| {
+                refs.iter().find(|r| r["controller"] == true).map(|r| {
+                    let owner = r["name"].as_str().unwrap_or_default();
+                    let at = if ns.is_empty() { owner.to_string() } else { format!("{ns}/{owner}") };
+                    format!("{} {at}", r["kind"].as_str().unwrap_or_default())
+                })
+            });
+            Object { owned_by: owner, ..Object::new(super::TARGET, &kind, id, normalised(&obj)) }
         })
         .collect()
 }

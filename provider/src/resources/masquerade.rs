@@ -515,9 +515,11 @@ impl Resource for MasqueradeResource {
                 tracing::info!(config_map = %format!("{NAMESPACE}/{name}"), restores = before.restores(), "restoring the masquerade configuration");
                 match before {
                     Before::ConfigMap { data, labels, annotations } => {
-                        cm.data = Some(data);
-                        cm.metadata.labels = Some(labels);
-                        cm.metadata.annotations = Some(annotations);
+                        // Exactly as it was: a map it did not have stays absent.
+                        let some = |m: BTreeMap<String, String>| (!m.is_empty()).then_some(m);
+                        cm.data = some(data);
+                        cm.metadata.labels = some(labels);
+                        cm.metadata.annotations = some(annotations);
                         kube.replace_config_map(NAMESPACE, &cm, &budget)
                             .await
                             .map_err(|e| kube_failed(&format!("restore ConfigMap {NAMESPACE}/{name}"), e))?;
@@ -555,6 +557,9 @@ impl Resource for MasqueradeResource {
                 }
                 if let Some(a) = ds.metadata.annotations.as_mut() {
                     a.remove(PREVIOUS);
+                    if a.is_empty() {
+                        ds.metadata.annotations = None;
+                    }
                 }
                 kube.replace_daemon_set(NAMESPACE, &ds, &budget)
                     .await
