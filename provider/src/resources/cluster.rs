@@ -40,24 +40,26 @@ pub struct ClusterState {
     /// The controller's ID for the onboarded cluster (not `cluster_id`); the import ID.
     #[tf(computed, use_state_for_unknown)]
     pub id: Known<String>,
-    /// A name for the cluster on the controller.
-    #[tf(requires_replace)]
-    pub name: String,
+    /// The cluster's name: for EKS and AKS the one in `cluster_id` (computed); for a self-managed cluster,
+    /// required.
+    #[tf(optional, computed, requires_replace, use_state_for_unknown)]
+    pub name: Option<Known<String>>,
     /// `aws` or `azure`.
     #[tf(requires_replace)]
     pub cloud: Cloud,
-    /// The controller's access account for the cloud account the cluster runs in.
-    #[tf(requires_replace)]
-    pub account_name: String,
+    /// For a self-managed cluster: the controller's access account of the cloud account it runs in. EKS and
+    /// AKS clusters are reached with the account their ID names, so it is not given for them.
+    #[tf(optional, requires_replace)]
+    pub account_name: Option<String>,
     /// The EKS cluster ARN, the AKS cluster's resource ID, or with `self_managed = true` any unique ID.
     #[tf(requires_replace)]
     pub cluster_id: String,
-    /// The VPC ID or VNet resource ID the cluster's nodes run in.
-    #[tf(requires_replace)]
-    pub vpc_id: String,
-    /// The region or location of the cluster.
-    #[tf(requires_replace)]
-    pub region: String,
+    /// For a self-managed cluster: the VPC ID or VNet resource ID its nodes run in.
+    #[tf(optional, requires_replace)]
+    pub vpc_id: Option<String>,
+    /// For a self-managed cluster: its region or location.
+    #[tf(optional, requires_replace)]
+    pub region: Option<String>,
     /// A cluster the cloud does not manage: the controller reaches it with `kubeconfig` instead of the
     /// cloud account's credentials. `false` unless set.
     #[tf(optional, computed, default = false, requires_replace)]
@@ -205,7 +207,7 @@ impl ClusterResource {
         if self_managed {
             body["credential"]["kube_config"] = json!(state.kubeconfig.clone().unwrap_or_default());
             body["resource"] = json!({
-                "name": state.name,
+                "name": state.name.clone().and_then(Known::into_value),
                 "vpc_id": state.vpc_id,
                 "region": state.region,
                 "account_id": account_id,
@@ -222,7 +224,13 @@ impl ClusterResource {
     }
 
     fn state_of(reported: &Value, prior: &ClusterState, flags: BTreeMap<String, bool>) -> ClusterState {
+        let cluster_id = reported["cluster_id"].as_str().unwrap_or(&prior.cluster_id);
+        let name = match reported["resource"]["name"].as_str() {
+            Some(name) => name.to_string(),
+            None => prior.name.clone().and_then(Known::into_value).unwrap_or_else(|| cluster_name(cluster_id)),
+        };
         ClusterState {
+            name: Some(Known::Value(name)),
             id: Known::Value(reported["id"].as_str().unwrap_or_default().to_string()),
             cluster_id: reported["cluster_id"].as_str().map(str::to_string).unwrap_or_else(|| prior.cluster_id.clone()),
             kubeconfig: None,
@@ -263,6 +271,32 @@ impl Resource for ClusterResource {
             }
         } else if config.kubeconfig.as_deref().is_none_or(|k| k.trim().is_empty()) {
             problems.push(invalid("kubeconfig", "kubeconfig required", "self_managed = true needs kubeconfig: the contents of a kubeconfig the controller can reach the cluster with.".into()));
+        }
+        let name = config.name.as_ref().and_then(Known::value);
+        if self_managed {
+            for (attr, set) in [
+                ("name", name.is_some()),
+                ("account_name", config.account_name.is_some()),
+                ("vpc_id", config.vpc_id.is_some()),
+                ("region", config.region.is_some()),
+            ] {
+                if !set {
+                    problems.push(invalid(attr, "Missing for a self-managed cluster", format!("{attr} is required with self_managed = true: the controller learns it from the cloud only for EKS and AKS clusters.")));
+                }
+            }
+        } else {
+            for (attr, set) in [
+                ("account_name", config.account_name.is_some()),
+                ("vpc_id", config.vpc_id.is_some()),
+                ("region", config.region.is_some()),
+            ] {
+                if set {
+                    problems.push(invalid(attr, "Not used for an EKS or AKS cluster", format!("{attr} is only for self_managed clusters: the controller reaches an EKS or AKS cluster with the account its cluster_id names; remove {attr}.")));
+                }
+            }
+            if let Some(name) = name.filter(|n| **n != cluster_name(&config.cluster_id)) {
+                problems.push(invalid("name", "Name differs from the cluster's", format!("name = {name:?}, but the cluster's own name in cluster_id is {:?}; remove name or set it to that.", cluster_name(&config.cluster_id))));
+            }
         }
         if config.cluster_id.trim().is_empty() {
             problems.push(invalid("cluster_id", "Empty cluster ID", "cluster_id is empty.".into()));
@@ -310,7 +344,12 @@ impl Resource for ClusterResource {
                 found
             }
             None => {
-                let account_id = account_id(&client, &planned.account_name, &budget).await?;
+                let account_id = match &planned.account_name {
+                    Some(account) if planned.self_managed.unwrap_or(false) => {
+                        account_id(&client, account, &budget).await?
+                    }
+                    _ => String::new(),
+                };
                 let body = Self::body(&planned, &account_id);
                 let cluster_id = planned.cluster_id.clone();
                 let confirm = || async {
@@ -425,20 +464,16 @@ impl Resource for ClusterResource {
         let resource = &reported["resource"];
         let cluster_id = reported["cluster_id"].as_str().unwrap_or_default().to_string();
         let cloud = if cluster_id.starts_with("arn:aws") { Cloud::Aws } else { Cloud::Azure };
-        let self_managed = !resource.is_null();
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let self_managed = resource.is_object();
+        let text = |key: &str| resource[key].as_str().map(str::to_string);
         let prior = ClusterState {
             id: Known::Value(id.to_string()),
-            name: if self_managed {
-                text(&resource["name"])
-            } else {
-                cluster_id.rsplit('/').next().unwrap_or_default().to_string()
-            },
+            name: None,
             cloud,
-            account_name: text(&resource["account_name"]),
+            account_name: if self_managed { text("account_name") } else { None },
             cluster_id,
-            vpc_id: text(&resource["vpc_id"]),
-            region: text(&resource["region"]),
+            vpc_id: if self_managed { text("vpc_id") } else { None },
+            region: if self_managed { text("region") } else { None },
             self_managed: Some(self_managed),
             kubeconfig: None,
             status: None,
@@ -448,6 +483,11 @@ impl Resource for ClusterResource {
         let flags = Self::flags(&client, &budget).await?;
         Ok(Self::state_of(&reported, &prior, flags).into())
     }
+}
+
+/// The cluster's own name: the last part of an EKS ARN or AKS resource ID.
+fn cluster_name(cluster_id: &str) -> String {
+    cluster_id.rsplit('/').next().unwrap_or(cluster_id).to_string()
 }
 
 /// The account number (AWS) or subscription (Azure) of a controller access account.
