@@ -177,8 +177,8 @@ impl Workspace {
         std::fs::write(self.dir.path().join(name), contents).expect("writing into the workspace");
     }
 
-    /// Runs terraform with `args` in the workspace, with logging off unless the test set TF_LOG.
-    pub fn run(&self, args: &[&str]) -> Run {
+    /// terraform with `args` in the workspace, with logging off unless the test set TF_LOG.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.terraform.bin);
         cmd.args(args)
             .current_dir(self.dir.path())
@@ -192,7 +192,22 @@ impl Workspace {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        Run::from(cmd.output().expect("running terraform"))
+        cmd
+    }
+
+    /// Runs terraform with `args` in the workspace and waits for it.
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.command(args).output().expect("running terraform"))
+    }
+
+    /// Starts terraform with `args` in the workspace without waiting, its output captured, for a test that
+    /// acts while it runs (an interruption, say).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting terraform")
     }
 
     /// Runs terraform and parses its stdout as JSON, failing the test unless it exits 0.

@@ -26,8 +26,8 @@ pub enum ControllerError {
     /// The object does not exist (the controller's "does not exist", "not found", HTTP 404).
     #[error("{what} does not exist on the controller")]
     NotFound { what: String },
-    /// The session expired and logging in again did not help.
-    #[error("the controller session expired and could not be renewed: {reason}")]
+    /// The session expired, also right after a fresh login; the call was not done, so it may be tried again.
+    #[error("the controller session kept expiring ({reason}); check that nothing else logs this user out")]
     SessionExpired { reason: String },
     /// A failure that may pass: a 5xx, throttling, an async task still running past a poll.
     #[error("{call}: the controller answered {detail}; trying again may help")]
@@ -56,7 +56,9 @@ impl Retryable for ControllerError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             ControllerError::Retryable { after, .. } => Some(after.unwrap_or_default()),
-            ControllerError::Unreachable { .. } | ControllerError::Unanswered { .. } => Some(Duration::ZERO),
+            ControllerError::Unreachable { .. }
+            | ControllerError::Unanswered { .. }
+            | ControllerError::SessionExpired { .. } => Some(Duration::ZERO),
             _ => None,
         }
     }
@@ -65,6 +67,7 @@ impl Retryable for ControllerError {
         let call = match &self {
             ControllerError::Retryable { call, .. } | ControllerError::Unanswered { call, .. } => call.clone(),
             ControllerError::Unreachable { url, .. } => url.clone(),
+            ControllerError::SessionExpired { .. } => "the controller session".to_string(),
             _ => return self,
         };
         ControllerError::TimedOut { call, waited, last: self.to_string() }
@@ -332,7 +335,8 @@ impl ControllerClient {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let unsent = matches!(error, ControllerError::Unreachable { .. });
+            // Nothing was done when the controller could not be reached or refused the session.
+            let unsent = matches!(error, ControllerError::Unreachable { .. } | ControllerError::SessionExpired { .. });
             if !unsent && !error.fate_unknown() {
                 return Err(error);
             }
