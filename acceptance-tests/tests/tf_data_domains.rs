@@ -5,7 +5,7 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{config, Workspace, REQUIRED_PROVIDERS};
+use common::terraform::{config, Workspace};
 use common::tools::repo_root;
 use serde_json::json;
 
@@ -83,9 +83,6 @@ fn the_registry_example_works() {
         std::fs::read_to_string(repo_root().join("examples/data-sources/aviatrix_mcp_egress_domains/data-source.tf"))
             .expect("the data source example");
     Case::new("the data source's registry example")
-        .step(
-            Step::apply(&format!("{REQUIRED_PROVIDERS}{example}"))
-                .expect_output("permits", json!(["*.githubusercontent.com", "api.github.com"])),
-        )
+        .step(Step::apply(&example).expect_output("permits", json!(["*.githubusercontent.com", "api.github.com"])))
         .run();
 }

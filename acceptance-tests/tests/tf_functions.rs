@@ -5,7 +5,7 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{config, Workspace, REQUIRED_PROVIDERS};
+use common::terraform::{config, Workspace};
 use common::tools::repo_root;
 use serde_json::json;
 
@@ -61,7 +61,7 @@ fn the_registry_examples_work() {
     ] {
         let example = std::fs::read_to_string(repo_root().join(format!("examples/functions/{dir}/function.tf")))
             .expect("the function example");
-        let mut apply = Step::apply(&format!("{REQUIRED_PROVIDERS}{example}"));
+        let mut apply = Step::apply(&example);
         for (name, value) in expected.as_object().unwrap() {
             apply = apply.expect_output(name, value.clone());
         }

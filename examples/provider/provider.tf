@@ -1,3 +1,9 @@
+terraform {
+  required_providers {
+    aviatrix = { source = "mcp-egress/aviatrix" }
+  }
+}
+
 # Every attribute may come from the environment instead (AVIATRIX_CONTROLLER_URL, AVIATRIX_USERNAME,
 # AVIATRIX_PASSWORD, ...), so `provider "aviatrix" {}` is enough where those are set.
 provider "aviatrix" {

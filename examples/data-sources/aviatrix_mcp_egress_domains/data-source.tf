@@ -1,3 +1,9 @@
+terraform {
+  required_providers {
+    aviatrix = { source = "mcp-egress/aviatrix" }
+  }
+}
+
 data "aviatrix_mcp_egress_domains" "github_mcp" {
   domains = ["api.github.com", "*.githubusercontent.com", "raw.githubusercontent.com", "API.GitHub.com."]
 }

@@ -1,3 +1,9 @@
+terraform {
+  required_providers {
+    aviatrix = { source = "mcp-egress/aviatrix" }
+  }
+}
+
 # true: a wildcard matches every name below its suffix
 output "below" {
   value = provider::aviatrix::domain_matches("*.example.com", "a.b.example.com")

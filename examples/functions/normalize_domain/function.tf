@@ -1,3 +1,9 @@
+terraform {
+  required_providers {
+    aviatrix = { source = "mcp-egress/aviatrix" }
+  }
+}
+
 # "api.example.com"
 output "normalized" {
   value = provider::aviatrix::normalize_domain("API.Example.COM.")
