@@ -243,19 +243,22 @@ pub async fn start_emulators(
     let tls = ca.server_config("azure-resource-manager", &[b"h2", b"http/1.1"])?;
     tokio::spawn(crate::http::serve(listener, Some(tls), azure.router(), shutdown.clone()));
     clouds.insert(CLOUD_AZURE, Arc::new(AzureHost { azure: azure.clone() }));
+    let azure_cluster_id = azure.aks_cluster_id();
     list.push(azure);
 
-    // AWS EC2: moto, restored from the journal, behind the lab's proxy (plain HTTP, as moto speaks).
+    // AWS EC2: moto (plain HTTP, loopback only), restored from the journal, behind the lab's proxy, which
+    // speaks HTTPS with the lab CA as EC2's endpoints do.
     let moto = MotoProcess::start().await?;
     crate::http::log("aws", format!("moto_server answering on {}", moto.url));
     children.push(("moto_server".to_string(), moto.pid()));
     let aws = Aws::open(&lab.dir, moto.url.clone(), &config.aws_region).await?;
     keep.push(Box::new(moto));
     let listener = ports.bind("aws").await?;
-    aws.set_url(format!("http://127.0.0.1:{}", listener.local_addr()?.port()));
-    tokio::spawn(crate::http::serve(listener, None, aws.router(), shutdown.clone()));
+    aws.set_url(format!("https://127.0.0.1:{}", listener.local_addr()?.port()));
+    let tls = ca.server_config("aws-ec2", &[b"h2", b"http/1.1"])?;
+    tokio::spawn(crate::http::serve(listener, Some(tls), aws.router(), shutdown.clone()));
     clouds.insert(CLOUD_AWS, Arc::new(AwsHost { ec2: aws.ec2.clone() }));
-    list.push(aws);
+    list.push(aws.clone());
 
     let controller_config = ControllerConfig {
         username: secrets.controller_username.clone(),
@@ -263,9 +266,10 @@ pub async fn start_emulators(
         cid_lifetime: Duration::from_secs(config.cid_lifetime_secs),
         task_duration: Duration::from_millis(config.task_ms),
         aws_account_name: "lab-aws".into(),
-        aws_account_number: "123456789012".into(),
+        aws_account_number: crate::aws::ACCOUNT_ID.into(),
         azure_account_name: "lab-azure".into(),
         azure_subscription_id: secrets.azure_subscription_id.clone(),
+        known_clusters: vec![aws.eks_cluster_id(), azure_cluster_id],
     };
     let controller = Controller::open(&lab.dir, controller_config, clouds)?;
     let listener = ports.bind("controller").await?;

@@ -30,6 +30,9 @@ pub enum FaultKind {
     Throttle,
     /// The system is briefly unavailable: 503, which clients are expected to retry (a 500 they are not).
     Unavailable,
+    /// Controller: a k8s cluster onboarded while it is on registers as `Partial`, as EKS clusters are reported
+    /// to when the controller cannot list their custom resources; their FirewallPolicies are never reconciled.
+    PartialCluster,
 }
 
 impl FaultKind {
@@ -44,6 +47,7 @@ impl FaultKind {
             FaultKind::Conflict => "conflict",
             FaultKind::Throttle => "throttle",
             FaultKind::Unavailable => "unavailable",
+            FaultKind::PartialCluster => "partial-cluster",
         }
     }
 }

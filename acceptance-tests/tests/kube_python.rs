@@ -8,41 +8,19 @@
 //! test prints `SKIP:` and returns.
 
 mod kube_common;
+mod python_client;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kube_common::{unique, Cluster};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
-}
-
-/// The venv's python with the client installed, after running the install script.
-fn python_with_client() -> PathBuf {
-    let script = repo_root().join("scripts/install-python-kubernetes.sh");
-    let out = std::process::Command::new("bash").arg(&script).output().expect("running the install script");
-    assert!(
-        out.status.success(),
-        "{} failed:\n{}{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cache = std::env::var_os("MCP_EGRESS_CACHE").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".cache"));
-    cache.join("python-kubernetes-venv/bin/python")
-}
-
-fn python3_missing() -> bool {
-    std::process::Command::new("python3").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_client_drives_the_api_like_a_cluster() {
-    if python3_missing() {
+    if python_client::python3_missing() {
         println!("SKIP: the_python_client_drives_the_api_like_a_cluster needs python3 on PATH to install the client");
         return;
     }
-    let python = python_with_client();
+    let python = python_client::python_with("install-python-kubernetes.sh", "python-kubernetes-venv");
     let c = Cluster::start().await;
     let ns = unique("python");
     let group = format!("{ns}.example.com");

@@ -1,5 +1,5 @@
 //! AWS EC2 through the lab's proxy with aws-sdk-ec2, configured only by the variables the provider reads
-//! (AWS_ENDPOINT_URL_EC2, AWS_REGION, the static keys): the baseline, a gateway's instance, EC2's answers
+//! (AWS_ENDPOINT_URL_EC2, AWS_REGION, the static keys, and AWS_CA_BUNDLE as the SDK client's trust store): the baseline, a gateway's instance, EC2's answers
 //! where moto is looser, and the aws faults. One test, because it sets process environment variables.
 
 mod common;
@@ -10,14 +10,43 @@ use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
 use common::lab::{ControllerApi, Lab};
 
+/// The SDK's rustls client trusting only the PEM file `ca_file` (a user's `AWS_CA_BUNDLE`), or nothing at all.
+fn sdk_http_client(ca_file: Option<&str>) -> aws_sdk_ec2::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    let mut trust = tls::TrustStore::empty();
+    if let Some(path) = ca_file {
+        trust = trust.with_pem_certificate(std::fs::read(path).expect("the CA bundle"));
+    }
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+        .tls_context(tls::TlsContext::builder().with_trust_store(trust).build().expect("TLS context"))
+        .build_https()
+}
+
 #[tokio::test]
 async fn ec2_through_the_proxy_with_the_provider_variables() {
     let lab = Lab::up(&["--task-ms", "200"]);
-    for name in ["AWS_ENDPOINT_URL_EC2", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+    for name in ["AWS_ENDPOINT_URL_EC2", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_CA_BUNDLE"] {
         std::env::set_var(name, lab.var(name));
     }
     std::env::remove_var("AWS_ENDPOINT_URL");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    assert!(lab.var("AWS_ENDPOINT_URL_EC2").starts_with("https://"), "EC2 is served over HTTPS");
+    // Without the lab CA the SDK refuses the endpoint's certificate, as it would any unknown CA.
+    let untrusting = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(sdk_http_client(None))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .load()
+        .await;
+    let refused = aws_sdk_ec2::Client::new(&untrusting).describe_vpcs().send().await.expect_err("an unknown CA");
+    assert!(
+        format!("{}", aws_sdk_ec2::error::DisplayErrorContext(&refused)).to_lowercase().contains("certificate"),
+        "{}",
+        aws_sdk_ec2::error::DisplayErrorContext(&refused)
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(sdk_http_client(Some(&std::env::var("AWS_CA_BUNDLE").unwrap())))
+        .load()
+        .await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let vpc_id = lab.var("LAB_AWS_VPC_ID");
     let node_table = lab.var("LAB_AWS_NODE_ROUTE_TABLE_IDS");
@@ -37,10 +66,8 @@ async fn ec2_through_the_proxy_with_the_provider_variables() {
     assert_eq!(table.associations().len(), 2);
 
     // The query API also comes as a GET with the parameters in the query string.
-    let raw = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let raw = lab
+        .client()
         .get(format!("{}/?Action=DescribeVpcs&Version=2016-11-15", lab.var("AWS_ENDPOINT_URL_EC2")))
         .header(
             "authorization",

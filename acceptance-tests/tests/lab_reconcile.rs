@@ -2,71 +2,15 @@
 //! a ruleset with its SmartGroups and WebGroups, the policy's status says so, a change is picked up by
 //! generation, and deleting the policy removes what the controller made.
 
-mod common;
+mod lab_kube;
+mod lab_support;
 
 use std::time::{Duration, Instant};
 
-use common::lab::{ControllerApi, Lab};
+use lab_kube::{policy_spec, Kube, POLICIES};
+use lab_support::{ControllerApi, Lab};
 use reqwest::Method;
-use serde_json::{json, Value};
-
-/// The lab's Kubernetes API, reached the way kubectl would from `KUBECONFIG`.
-struct Kube {
-    http: reqwest::Client,
-    server: String,
-    token: String,
-}
-
-impl Kube {
-    fn from_lab(lab: &Lab) -> Kube {
-        let text = std::fs::read_to_string(lab.var("KUBECONFIG")).expect("kubeconfig");
-        let config: Value = serde_yaml::from_str(&text).expect("kubeconfig YAML");
-        Kube {
-            http: lab.client(),
-            server: config["clusters"][0]["cluster"]["server"].as_str().unwrap().to_string(),
-            token: config["users"][0]["user"]["token"].as_str().unwrap().to_string(),
-        }
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.server)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-}
-
-const POLICIES: &str = "/apis/networking.aviatrix.com/v1alpha1/namespaces/obot-mcp/firewallpolicies";
-
-fn policy_spec(domains: &[&str]) -> Value {
-    json!({
-        "smartGroups": [{"name": "any-destination", "selectors": [{"cidr": "0.0.0.0/0"}]}],
-        "webGroups": [{"name": "obot-s1-approved-domains", "domains": domains}],
-        "rules": [
-            {"name": "allow-approved-egress", "action": "permit", "protocol": "tcp", "port": 443, "logging": true,
-             "selector": {"matchLabels": {"app": "s1"}}, "destinationSmartGroups": [{"name": "any-destination"}],
-             "webGroups": [{"name": "obot-s1-approved-domains"}]},
-            {"name": "deny-all-external", "action": "deny", "protocol": "any", "logging": true,
-             "selector": {"matchLabels": {"app": "s1"}}, "destinationSmartGroups": [{"name": "any-destination"}]}
-        ]
-    })
-}
-
-async fn wait_for_generation(kube: &Kube, generation: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, policy) = kube.send(Method::GET, &format!("{POLICIES}/obot-s1-fw"), None).await;
-        assert_eq!(status, 200, "{policy}");
-        if policy["status"]["lastReconciledGeneration"] == generation {
-            return policy;
-        }
-        assert!(Instant::now() < deadline, "generation {generation} not reconciled: {policy}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn firewall_policies_are_reconciled_into_rulesets_and_their_status() {
@@ -75,19 +19,7 @@ async fn firewall_policies_are_reconciled_into_rulesets_and_their_status() {
     let kube = Kube::from_lab(&lab);
 
     // The CRD as the k8s-firewall chart defines its identity (reference §4.3), the MCP namespace, a policy.
-    let crd = json!({
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-        "metadata": {"name": "firewallpolicies.networking.aviatrix.com"},
-        "spec": {"group": "networking.aviatrix.com", "scope": "Namespaced",
-                 "names": {"plural": "firewallpolicies", "singular": "firewallpolicy", "kind": "FirewallPolicy"},
-                 "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}},
-                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
-    });
-    let (status, body) =
-        kube.send(Method::POST, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Some(crd)).await;
-    assert_eq!(status, 201, "{body}");
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "obot-mcp"}});
-    assert_eq!(kube.send(Method::POST, "/api/v1/namespaces", Some(namespace)).await.0, 201);
+    kube.install_firewall_policy_crd_and_namespace().await;
     let policy = json!({"apiVersion": "networking.aviatrix.com/v1alpha1", "kind": "FirewallPolicy",
                         "metadata": {"name": "obot-s1-fw", "namespace": "obot-mcp"}, "spec": policy_spec(&["api.example.com"])});
     let (status, body) = kube.send(Method::POST, POLICIES, Some(policy)).await;
@@ -108,7 +40,7 @@ async fn firewall_policies_are_reconciled_into_rulesets_and_their_status() {
         json!({"cluster_id": "lab-cluster", "credential": {"use_csp_credentials": false, "kube_config": kubeconfig}});
     assert_eq!(api.rest(Method::POST, "k8s/clusters", Some(cluster)).await.0, 200);
 
-    let reconciled = wait_for_generation(&kube, 1).await;
+    let reconciled = kube.wait_for_generation(1).await;
     let ruleset = reconciled["status"]["ruleset"].as_str().unwrap().to_string();
     let (status, stored) = api.rest(Method::GET, &format!("microseg/policy-list3/{ruleset}"), None).await;
     assert_eq!(status, 200);
@@ -123,7 +55,7 @@ async fn firewall_policies_are_reconciled_into_rulesets_and_their_status() {
     current["spec"] = policy_spec(&["api.example.com", "pypi.org"]);
     let (status, body) = kube.send(Method::PUT, &format!("{POLICIES}/obot-s1-fw"), Some(current)).await;
     assert_eq!(status, 200, "{body}");
-    let reconciled = wait_for_generation(&kube, 2).await;
+    let reconciled = kube.wait_for_generation(2).await;
     assert_eq!(reconciled["status"]["webGroups"][0]["uuid"], json!(web));
     let (_, group) = api.rest(Method::GET, &format!("app-domains/{web}"), None).await;
     assert_eq!(group["selector"]["any"].as_array().unwrap().len(), 2);

@@ -13,11 +13,14 @@ use serde::{Deserialize, Serialize};
 use crate::clients::aws::AwsClient;
 use crate::clients::azure::AzureClient;
 use crate::clients::controller::ControllerClient;
+use crate::clients::kube::KubeClient;
 use crate::data_sources::domains::DomainsDataSource;
 use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
+use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
+use crate::resources::masquerade::MasqueradeResource;
 use crate::resources::route::RouteResource;
 
 /// Configuration of the Aviatrix MCP egress provider. Every attribute may instead come from the
@@ -344,6 +347,7 @@ pub struct AviatrixProvider {
     controller: OnceLock<ControllerClient>,
     azure: OnceLock<AzureClient>,
     aws: tokio::sync::OnceCell<AwsClient>,
+    kubernetes: tokio::sync::OnceCell<KubeClient>,
 }
 
 /// A client that could not be built: the diagnostic names the provider attribute to set.
@@ -396,6 +400,17 @@ impl AviatrixProvider {
             .cloned()
     }
 
+    /// The Kubernetes client, built once from the kubernetes settings; it logs the cluster it talks to.
+    pub async fn kubernetes(&self) -> Result<KubeClient, Diagnostics> {
+        let settings = self.configured()?;
+        self.kubernetes
+            .get_or_try_init(|| async {
+                KubeClient::new(&settings.kubernetes).await.map_err(|e| client_unavailable("the Kubernetes cluster", e))
+            })
+            .await
+            .cloned()
+    }
+
     /// The Azure client, built once from the azure settings.
     pub fn azure(&self) -> Result<AzureClient, Diagnostics> {
         lazily(&self.azure, || {
@@ -431,7 +446,12 @@ impl Provider for AviatrixProvider {
     }
 
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {
-        vec![Arc::new(GatewayResource { provider: self.clone() }), Arc::new(RouteResource { provider: self.clone() })]
+        vec![
+            Arc::new(GatewayResource { provider: self.clone() }),
+            Arc::new(RouteResource { provider: self.clone() }),
+            Arc::new(MasqueradeResource { provider: self.clone() }),
+            Arc::new(ClusterResource { provider: self.clone() }),
+        ]
     }
 
     fn functions(self: &Arc<Self>) -> Vec<Arc<dyn DynFunction>> {

@@ -1,6 +1,7 @@
 //! The controller's view of AWS: launching a gateway's instance (with its network interface and private IP)
-//! in a VPC subnet through EC2, finding routes that point at it, and terminating it.
+//! in a VPC subnet through EC2, resizing and tagging it, finding routes that point at it, and terminating it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{xml, Ec2};
@@ -82,7 +83,84 @@ impl AwsHost {
     }
 }
 
+impl AwsHost {
+    async fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<String, String> {
+        let region = self.ec2.region.clone();
+        self.ec2.call(&region, action, params).await.map_err(|e| format!("{action}: {e}"))
+    }
+
+    /// EC2 changes an instance type only while the instance is stopped.
+    async fn resize_now(&self, instance: &Instance, size: &str) -> Result<(), String> {
+        let id = instance.instance_id.as_str();
+        self.call("StopInstances", &[("InstanceId.1", id)]).await?;
+        self.call("ModifyInstanceAttribute", &[("InstanceId", id), ("InstanceType.Value", size)]).await?;
+        self.call("StartInstances", &[("InstanceId.1", id)]).await?;
+        Ok(())
+    }
+
+    async fn retag_now(
+        &self,
+        instance: &Instance,
+        previous: &BTreeMap<String, String>,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let id = instance.instance_id.as_str();
+        let gone: Vec<&String> = previous.keys().filter(|k| !tags.contains_key(*k)).collect();
+        if !gone.is_empty() {
+            let keys: Vec<(String, &str)> =
+                gone.iter().enumerate().map(|(i, k)| (format!("Tag.{}.Key", i + 1), k.as_str())).collect();
+            let mut params = vec![("ResourceId.1", id)];
+            params.extend(keys.iter().map(|(k, v)| (k.as_str(), *v)));
+            self.call("DeleteTags", &params).await?;
+        }
+        if !tags.is_empty() {
+            let pairs: Vec<(String, &str)> = tags
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (k, v))| {
+                    [(format!("Tag.{}.Key", i + 1), k.as_str()), (format!("Tag.{}.Value", i + 1), v.as_str())]
+                })
+                .collect();
+            let mut params = vec![("ResourceId.1", id)];
+            params.extend(pairs.iter().map(|(k, v)| (k.as_str(), *v)));
+            self.call("CreateTags", &params).await?;
+        }
+        Ok(())
+    }
+
+    /// EC2 deletes an instance's primary interface with the instance (`DeleteOnTermination` is true for the
+    /// interface RunInstances makes); moto keeps it, attached to the terminated instance and marked false, so
+    /// the lab does what EC2 would. A primary interface cannot be detached, but it can be deleted once its
+    /// instance is terminated.
+    async fn delete_interface_on_termination(&self, instance: &Instance) -> Result<(), String> {
+        let eni = instance.network_interface_id.as_str();
+        if eni.is_empty() {
+            return Ok(());
+        }
+        let doc = self
+            .call("DescribeNetworkInterfaces", &[("Filter.1.Name", "network-interface-id"), ("Filter.1.Value.1", eni)])
+            .await?;
+        if xml::items(&doc, "networkInterfaceSet").is_empty() {
+            return Ok(()); // Already gone.
+        }
+        self.call("DeleteNetworkInterface", &[("NetworkInterfaceId", eni)]).await.map(|_| ())
+    }
+}
+
 impl CloudHost for AwsHost {
+    fn resize<'a>(&'a self, instance: &'a Instance, size: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(self.resize_now(instance, size))
+    }
+
+    fn retag<'a>(
+        &'a self,
+        instance: &'a Instance,
+        previous: &'a BTreeMap<String, String>,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(self.retag_now(instance, previous, tags))
+    }
+
     fn launch<'a>(&'a self, request: &'a LaunchRequest) -> BoxFuture<'a, Result<Instance, String>> {
         Box::pin(self.launch_now(request))
     }
@@ -117,12 +195,10 @@ impl CloudHost for AwsHost {
 
     fn terminate<'a>(&'a self, instance: &'a Instance) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let region = self.ec2.region.clone();
-            self.ec2
-                .call(&region, "TerminateInstances", &[("InstanceId.1", &instance.instance_id)])
+            self.call("TerminateInstances", &[("InstanceId.1", &instance.instance_id)])
                 .await
-                .map(|_| ())
-                .map_err(|e| format!("terminating {}: {e}", instance.instance_id))
+                .map_err(|e| format!("terminating {}: {e}", instance.instance_id))?;
+            self.delete_interface_on_termination(instance).await
         })
     }
 }

@@ -25,6 +25,17 @@ use crate::fault::{FaultKind, Faults};
 use crate::inventory::Object;
 use crate::store::StateFile;
 
+/// The AWS account the lab's EC2 is: moto's default account.
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// The name of the lab's EKS cluster, backed by the lab's Kubernetes API.
+pub const EKS_CLUSTER_NAME: &str = "lab-eks";
+
+/// A list as Terraform takes it in a `TF_VAR_` variable: a JSON list of strings (valid HCL too).
+pub(crate) fn tf_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".into())
+}
+
 /// The seed moto's random IDs start from; mutation N is made with seed `BASE_SEED + N`.
 const BASE_SEED: u64 = 4200;
 
@@ -192,6 +203,8 @@ pub struct Aws {
     pub baseline: AwsBaseline,
     faults: Faults,
     proxy_url: std::sync::Mutex<String>,
+    /// The lab CA, which signed the proxy's certificate: `AWS_CA_BUNDLE` for clients.
+    ca_file: String,
 }
 
 const AWS_FAULTS: &[FaultKind] = &[FaultKind::ServerError, FaultKind::Slow, FaultKind::Throttle];
@@ -219,6 +232,7 @@ impl Aws {
             baseline,
             faults: Faults::new(AWS_FAULTS),
             proxy_url: std::sync::Mutex::new(String::new()),
+            ca_file: dir.join("ca.pem").display().to_string(),
         }))
     }
 
@@ -228,6 +242,11 @@ impl Aws {
 
     pub fn router(self: &Arc<Self>) -> axum::Router {
         proxy::router(self.clone())
+    }
+
+    /// The ARN of the lab's EKS cluster: what `cluster_id` is for EKS at onboarding (reference §4.2).
+    pub fn eks_cluster_id(&self) -> String {
+        format!("arn:aws:eks:{}:{ACCOUNT_ID}:cluster/{EKS_CLUSTER_NAME}", self.ec2.region)
     }
 
     async fn inventory_objects(&self) -> Result<Vec<Object>, Ec2Error> {
@@ -302,6 +321,40 @@ impl Aws {
                 ));
             }
         }
+        // A gateway's interface, and any interface a failed create or delete leaves behind.
+        let doc = self.ec2.call(&region, "DescribeNetworkInterfaces", &[]).await?;
+        for eni in xml::items(&doc, "networkInterfaceSet") {
+            let attached_to = eni.child("attachment").map(|a| a.text("instanceId")).unwrap_or_default();
+            let mut groups: Vec<String> = eni.items("groupSet").iter().map(|g| g.text("groupId")).collect();
+            groups.sort();
+            out.push(Object::new(
+                "aws",
+                "network_interface",
+                eni.text("networkInterfaceId"),
+                json!({"subnet_id": eni.text("subnetId"), "vpc_id": eni.text("vpcId"), "private_ip": eni.text("privateIpAddress"),
+                       "source_dest_check": eni.text("sourceDestCheck"), "attached_to": attached_to, "security_groups": groups,
+                       "description": eni.text("description"), "tags": eni.tags()}),
+            ));
+        }
+        let doc = self.ec2.call(&region, "DescribeSecurityGroups", &[]).await?;
+        for group in xml::items(&doc, "securityGroupInfo") {
+            out.push(Object::new(
+                "aws",
+                "security_group",
+                group.text("groupId"),
+                json!({"name": group.text("groupName"), "vpc_id": group.text("vpcId"), "tags": group.tags()}),
+            ));
+        }
+        let doc = self.ec2.call(&region, "DescribeAddresses", &[]).await?;
+        for address in xml::items(&doc, "addressesSet") {
+            out.push(Object::new(
+                "aws",
+                "elastic_ip",
+                address.text("allocationId"),
+                json!({"public_ip": address.text("publicIp"), "network_interface_id": address.text("networkInterfaceId"),
+                       "instance_id": address.text("instanceId"), "tags": address.tags()}),
+            ));
+        }
         let doc = self.ec2.call(&region, "DescribeInstances", &[]).await?;
         for reservation in xml::items(&doc, "reservationSet") {
             for instance in reservation.items("instancesSet") {
@@ -340,17 +393,26 @@ impl Emulator for Aws {
         let url = self.proxy_url.lock().unwrap().clone();
         vec![
             ("AWS_ENDPOINT_URL_EC2".into(), url),
+            ("AWS_CA_BUNDLE".into(), self.ca_file.clone()),
             ("AWS_REGION".into(), self.ec2.region.clone()),
+            // boto3 and the AWS CLI read the region from AWS_DEFAULT_REGION, the Rust SDK from AWS_REGION.
+            ("AWS_DEFAULT_REGION".into(), self.ec2.region.clone()),
             ("AWS_ACCESS_KEY_ID".into(), "lab-access-key".into()),
             ("AWS_SECRET_ACCESS_KEY".into(), "lab-secret-key".into()),
             ("LAB_AWS_VPC_ID".into(), self.baseline.vpc_id.clone()),
             ("LAB_AWS_GATEWAY_SUBNET_CIDR".into(), self.baseline.gateway_subnet_cidr.clone()),
             ("LAB_AWS_NODE_ROUTE_TABLE_IDS".into(), self.baseline.node_route_table_ids.join(",")),
+            ("LAB_EKS_CLUSTER_ID".into(), self.eks_cluster_id()),
+            ("TF_VAR_aws_region".into(), self.ec2.region.clone()),
+            ("TF_VAR_aws_vpc_id".into(), self.baseline.vpc_id.clone()),
+            ("TF_VAR_aws_gateway_subnet_cidr".into(), self.baseline.gateway_subnet_cidr.clone()),
+            ("TF_VAR_aws_node_route_table_ids".into(), tf_list(&self.baseline.node_route_table_ids)),
+            ("TF_VAR_eks_cluster_id".into(), self.eks_cluster_id()),
         ]
     }
 
     fn describe(&self) -> String {
-        format!("{} (HTTP; EC2 query API, moto behind the lab's proxy)", self.proxy_url.lock().unwrap())
+        format!("{} (TLS; EC2 query API, moto behind the lab's proxy)", self.proxy_url.lock().unwrap())
     }
 }
 

@@ -1,7 +1,9 @@
 //! The proxy in front of moto: fault injection, and EC2's answers where moto is looser (reference §3.3):
 //! a `CreateRoute` onto an existing destination (moto silently overwrites when the target is an ENI, or the
 //! local route), a `GatewayId` that is no gateway (moto stores `nat-…` with no target), and deleting the local
-//! route (moto allows it). Everything else goes to moto unchanged.
+//! route (moto allows it), and `DryRun=true`, which moto ignores on many actions (it runs DescribeRouteTables
+//! for real) where EC2 answers 412 `DryRunOperation` and changes nothing. Everything else goes to moto
+//! unchanged.
 
 use std::sync::Arc;
 
@@ -50,6 +52,14 @@ async fn entry(State(aws): State<Arc<Aws>>, uri: Uri, headers: HeaderMap, body: 
     };
     let params: Vec<(String, String)> = serde_urlencoded::from_str(&text).unwrap_or_default();
     let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    if get("DryRun").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        // The lab grants every permission, so a dry run always "would have succeeded".
+        return ec2_error(
+            StatusCode::PRECONDITION_FAILED,
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+        );
+    }
     if let Some(action @ ("CreateRoute" | "ReplaceRoute" | "DeleteRoute")) = get("Action") {
         if let Some(response) = stricter_than_moto(&aws, &region, action, &get).await {
             return response;

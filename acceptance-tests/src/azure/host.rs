@@ -1,6 +1,8 @@
-//! The controller's view of Azure: launching a gateway's VM and NIC in a VNet subnet, finding routes that
-//! point at it, and removing it. The NIC and VM then show in ARM as the real ones would.
+//! The controller's view of Azure: launching a gateway's VM and NIC in a VNet subnet, resizing and tagging
+//! the VM, finding routes that point at it, and removing it. The NIC and VM then show in ARM as the real ones
+//! would.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -80,7 +82,7 @@ impl AzureHost {
             format!("{}/providers/Microsoft.Compute/virtualMachines/av-gw-{}", azure.group_id(group), request.gw_name);
         let nic = json!({
             "id": nic_id, "name": nic_name, "type": "Microsoft.Network/networkInterfaces", "location": location,
-            "etag": new_etag(), "tags": {"Aviatrix-Created-Resource": "Do-Not-Delete-Aviatrix-Created-Resource"},
+            "etag": new_etag(), "tags": {(CREATED_TAG.0): CREATED_TAG.1},
             "properties": {
                 "provisioningState": "Succeeded",
                 "enableIPForwarding": true,
@@ -94,7 +96,7 @@ impl AzureHost {
         });
         let vm = json!({
             "id": vm_id, "name": format!("av-gw-{}", request.gw_name), "type": "Microsoft.Compute/virtualMachines",
-            "location": location, "tags": {"Aviatrix-Created-Resource": "Do-Not-Delete-Aviatrix-Created-Resource"},
+            "location": location, "tags": {(CREATED_TAG.0): CREATED_TAG.1},
             "properties": {"provisioningState": "Succeeded", "hardwareProfile": {"vmSize": request.gw_size},
                            "networkProfile": {"networkInterfaces": [{"id": nic_id}]}}
         });
@@ -112,7 +114,44 @@ impl AzureHost {
     }
 }
 
+/// The tag Aviatrix puts on what it creates in Azure; user tags come beside it.
+const CREATED_TAG: (&str, &str) = ("Aviatrix-Created-Resource", "Do-Not-Delete-Aviatrix-Created-Resource");
+
+impl AzureHost {
+    /// Changes the gateway VM, which must still exist.
+    fn change_vm(&self, instance: &Instance, change: impl FnOnce(&mut Value)) -> Result<(), String> {
+        self.azure.mutate(|s| match s.resources.get_mut(&instance.instance_id.to_lowercase()) {
+            Some(vm) => {
+                change(vm);
+                vm["etag"] = Value::String(new_etag());
+                Ok(())
+            }
+            None => Err(format!("virtual machine {} does not exist", instance.instance_id)),
+        })
+    }
+}
+
 impl CloudHost for AzureHost {
+    fn resize<'a>(&'a self, instance: &'a Instance, size: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(
+            async move { self.change_vm(instance, |vm| vm["properties"]["hardwareProfile"]["vmSize"] = json!(size)) },
+        )
+    }
+
+    fn retag<'a>(
+        &'a self,
+        instance: &'a Instance,
+        _previous: &'a BTreeMap<String, String>,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut all = serde_json::Map::new();
+            all.insert(CREATED_TAG.0.into(), json!(CREATED_TAG.1));
+            all.extend(tags.iter().map(|(k, v)| (k.clone(), json!(v))));
+            self.change_vm(instance, |vm| vm["tags"] = Value::Object(all))
+        })
+    }
+
     fn launch<'a>(&'a self, request: &'a LaunchRequest) -> BoxFuture<'a, Result<Instance, String>> {
         Box::pin(async move { self.launch_now(request) })
     }

@@ -1,7 +1,7 @@
 //! The Azure Resource Manager network emulator: virtual networks, subnets (with route-table association),
 //! route tables and routes under `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network`, the
-//! client-credentials token endpoint, and the gateways' network interfaces and VMs (read-only), following
-//! `shared/reference/cloud-networking-apis.md` §1–§2.
+//! client-credentials token endpoint with the OpenID configuration before it, and the gateways' network
+//! interfaces and VMs (read-only), following ARM's REST conventions (docs/cloud-apis.md).
 //!
 //! Owns ARM semantics: bearer-token checks (401), api-version checks, PUT as full replace (201 create, 200
 //! update), PATCH of tags, DELETE 200/204 (202 when long-running), long-running operations with
@@ -32,9 +32,10 @@ use crate::inventory::Object;
 use crate::store::StateFile;
 
 /// Microsoft.Network api-versions the emulator serves: the stable ones from 2018-10-01 (what
-/// azure_mgmt_network uses for VMSS calls) to 2025-09-01 (newest stable spec tag), including 2024-03-01
-/// (azure_mgmt_network 0.21) and 2025-01-01 (azurerm).
-pub const NETWORK_API_VERSIONS: [&str; 28] = [
+/// azure_mgmt_network uses for VMSS calls) to 2026-03-01 (the default of the Python SDK's azure-mgmt-network
+/// 33.1.0, which also uses 2025-07-01 and 2026-01-01), including 2024-03-01 (azure_mgmt_network 0.21) and
+/// 2025-01-01 (azurerm).
+pub const NETWORK_API_VERSIONS: [&str; 31] = [
     "2018-10-01",
     "2019-02-01",
     "2019-09-01",
@@ -62,7 +63,10 @@ pub const NETWORK_API_VERSIONS: [&str; 28] = [
     "2024-10-01",
     "2025-01-01",
     "2025-05-01",
+    "2025-07-01",
     "2025-09-01",
+    "2026-01-01",
+    "2026-03-01",
 ];
 
 /// Azure regions: name and display name (the controller takes the display name, reference §2.2).
@@ -78,6 +82,9 @@ pub const REGIONS: [(&str, &str); 10] = [
     ("westeurope", "West Europe"),
     ("uksouth", "UK South"),
 ];
+
+/// The baseline VNet's gateway subnet.
+pub const GATEWAY_SUBNET_CIDR: &str = "10.20.0.0/24";
 
 /// Settings and identities of the Azure emulator.
 #[derive(Clone, Debug)]
@@ -257,7 +264,7 @@ impl Azure {
             (
                 format!("{vnet_id}/subnets/gateway"),
                 json!({"name": "gateway", "type": "Microsoft.Network/virtualNetworks/subnets",
-                       "properties": {"addressPrefix": "10.20.0.0/24"}}),
+                       "properties": {"addressPrefix": GATEWAY_SUBNET_CIDR}}),
             ),
             (
                 format!("{vnet_id}/subnets/nodes-a"),
@@ -278,6 +285,20 @@ impl Azure {
         }
         *self.state.lock().unwrap() = state;
         Ok(())
+    }
+
+    /// The ARM ID of the baseline's VNet.
+    pub fn vnet_id(&self) -> String {
+        self.network_id(&self.config.resource_group, &format!("virtualNetworks/{}", self.config.vnet_name))
+    }
+
+    /// The resource ID of the lab's AKS cluster, backed by the lab's Kubernetes API: what `cluster_id` is for
+    /// AKS at onboarding (reference §4.2).
+    pub fn aks_cluster_id(&self) -> String {
+        format!(
+            "{}/providers/Microsoft.ContainerService/managedClusters/lab-aks",
+            self.group_id(&self.config.resource_group)
+        )
     }
 
     /// The baseline's node route table IDs.
@@ -406,6 +427,43 @@ impl Azure {
         }
     }
 
+    /// The tenant's OpenID Connect metadata, with every endpoint on the lab's authority host (the shape of
+    /// Microsoft Entra ID's `/{tenant}/v2.0/.well-known/openid-configuration`). An unknown tenant is 400
+    /// `invalid_tenant`, as Entra ID answers.
+    fn openid_configuration(&self, tenant: &str) -> Response {
+        if !tenant.eq_ignore_ascii_case(&self.config.tenant_id) {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": "invalid_tenant",
+                                  "error_description": format!("AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID.")})),
+            )
+                .into_response();
+        }
+        let base = format!("{}/{}", self.url(), self.config.tenant_id);
+        axum::Json(json!({
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{base}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{}/oidc/userinfo", self.url()),
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "tid", "ver", "oid"],
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+        }))
+        .into_response()
+    }
+
     /// `POST {authority}/{tenant}/oauth2/v2.0/token` with the client-credentials grant (reference §2.1).
     fn token(&self, tenant: &str, body: &[u8]) -> Response {
         let aad_error = |status: StatusCode, error: &str, description: String| {
@@ -496,8 +554,14 @@ impl Emulator for Azure {
             ("LAB_AZURE_VNET_NAME".into(), c.vnet_name.clone()),
             ("LAB_AZURE_REGION".into(), display.to_string()),
             ("LAB_AZURE_LOCATION".into(), c.location.clone()),
-            ("LAB_AZURE_GATEWAY_SUBNET_CIDR".into(), "10.20.0.0/24".into()),
+            ("LAB_AZURE_GATEWAY_SUBNET_CIDR".into(), GATEWAY_SUBNET_CIDR.into()),
             ("LAB_AZURE_NODE_ROUTE_TABLE_IDS".into(), self.node_route_table_ids().join(",")),
+            ("LAB_AKS_CLUSTER_ID".into(), self.aks_cluster_id()),
+            ("TF_VAR_azure_location".into(), c.location.clone()),
+            ("TF_VAR_azure_vnet_id".into(), self.vnet_id()),
+            ("TF_VAR_azure_gateway_subnet_cidr".into(), GATEWAY_SUBNET_CIDR.into()),
+            ("TF_VAR_azure_node_route_table_ids".into(), crate::aws::tf_list(&self.node_route_table_ids())),
+            ("TF_VAR_aks_cluster_id".into(), self.aks_cluster_id()),
         ]
     }
 
@@ -516,6 +580,18 @@ async fn entry(State(azure): State<Arc<Azure>>, method: Method, uri: Uri, header
             return StatusCode::METHOD_NOT_ALLOWED.into_response();
         }
         return azure.token(&segments[0], &body);
+    }
+    // The OpenID Connect discovery document, which MSAL-based clients (azure-identity for Python, .NET, Java,
+    // JS) read before they ask for a token: /{tenant}/v2.0/.well-known/openid-configuration.
+    if segments.len() == 4
+        && segments[1] == "v2.0"
+        && segments[2] == ".well-known"
+        && segments[3] == "openid-configuration"
+    {
+        if method != Method::GET {
+            return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        }
+        return azure.openid_configuration(&segments[0]);
     }
     if azure.faults.fires(FaultKind::ServerError).is_some() {
         return ArmError::new(

@@ -1,9 +1,11 @@
-//! The `/v2/api` actions (reference §1.2–§1.5, §2, §4.1, §5.3): login and CID sessions, async tasks,
-//! gateways, feature flags, remote syslog. Every answer is the v2 envelope with HTTP 200, as on the real
+//! The `/v2/api` actions (reference §1.2–§1.5, §2, §4.1, §5.3; docs/controller-api.md): login and CID
+//! sessions, async tasks, gateways (create, resize, tags, delete), feature flags, remote syslog. Every answer is the v2 envelope with HTTP 200, as on the real
 //! controller; failures are `return:false` with the controller's `reason` text.
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use super::{envelope_fail, envelope_ok, Controller, Gateway, LaunchRequest, Params, CLOUD_AWS, CLOUD_AZURE, FEATURES};
@@ -32,6 +34,9 @@ pub(super) async fn dispatch(controller: &Controller, headers: &HeaderMap, param
         "check_task_status" => return check_task_status(controller, &params),
         "create_multicloud_primary_gateway" => return create_gateway(controller, &params).await,
         "delete_container" => return delete_gateway(controller, &params).await,
+        "edit_gw_config" => return resize_gateway(controller, &params).await,
+        "update_resource_tags" => update_tags(controller, &params).await,
+        "list_resource_tags" => list_tags(controller, &params),
         "list_vpcs_summary" => list_vpcs_summary(controller, &params),
         "get_gateway_info" => get_gateway_info(controller, &params),
         "enable_controller_feature" => set_feature(controller, &params, true),
@@ -201,6 +206,7 @@ async fn create_gateway_inner(controller: &Controller, params: &Params) -> Resul
     if cloud_type != CLOUD_AWS && cloud_type != CLOUD_AZURE {
         return Err(format!("cloud_type {cloud_type} is not available in this lab: use 1 (AWS) or 8 (Azure)"));
     }
+    super::sizes::check(cloud_type, &gw_size)?;
     let account = controller.read(|s| s.accounts.get(&account_name).cloned());
     let Some(account) = account else {
         return Err(format!("Account {account_name} does not exist"));
@@ -304,6 +310,118 @@ async fn delete_gateway_inner(controller: &Controller, params: &Params) -> Resul
         }
     }
     Ok(name)
+}
+
+/// The gateway `gw_name` names, checked against `cloud_type` as the controller checks both.
+fn named_gateway(controller: &Controller, params: &Params, name_key: &str) -> Result<Gateway, String> {
+    let name = params.require(name_key)?;
+    let cloud_type: u32 =
+        params.require("cloud_type")?.parse().map_err(|_| "Invalid cloud_type: must be an integer".to_string())?;
+    let gateway =
+        controller.read(|s| s.gateways.get(name).cloned()).ok_or_else(|| format!("Gateway {name} does not exist"))?;
+    if gateway.cloud_type != cloud_type {
+        return Err(format!("Gateway {name} is of cloud_type {}, not {cloud_type}", gateway.cloud_type));
+    }
+    Ok(gateway)
+}
+
+/// `edit_gw_config` with `gw_size`: the official provider's resize of a gateway (async with `async=true`,
+/// polled like create). The cloud instance changes size; a size the cloud does not offer is refused first.
+async fn resize_gateway(controller: &Controller, params: &Params) -> Response {
+    let _serial = controller.gateway_ops.lock().await;
+    let outcome = resize_gateway_inner(controller, params).await;
+    let stuck = outcome.is_ok() && controller.faults.fires(FaultKind::TaskStuck).is_some();
+    answer_task(controller, params, outcome, serde_json::Map::new(), stuck)
+}
+
+async fn resize_gateway_inner(controller: &Controller, params: &Params) -> Result<String, String> {
+    let gateway = named_gateway(controller, params, "gw_name")?;
+    let size = params.require("gw_size")?.to_string();
+    super::sizes::check(gateway.cloud_type, &size)?;
+    let name = gateway.vpc_name.clone();
+    if controller.faults.fires(FaultKind::TaskFailed).is_some() {
+        return Err(format!("Failed to resize gateway {name} to {size}: the instance did not come back up."));
+    }
+    if size != gateway.vpc_size {
+        if let (Some(instance), Some(host)) = (&gateway.instance, controller.clouds.get(&gateway.cloud_type)) {
+            host.resize(instance, &size).await.map_err(|e| format!("Failed to resize gateway {name}: {e}"))?;
+        }
+        controller.mutate(|s| {
+            if let Some(g) = s.gateways.get_mut(&name) {
+                g.vpc_size = size.clone();
+            }
+        });
+    }
+    Ok(format!("Successfully updated gateway {name} size to {size}."))
+}
+
+/// A gateway's user tags as a map.
+fn tag_map(tags: &Value) -> BTreeMap<String, String> {
+    tags.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+        .collect()
+}
+
+/// Checks tags against the cloud's rules: EC2 keys up to 128 characters and values up to 256, no `aws:`
+/// prefix; Azure names up to 512 and values up to 256, none of `<>%&\?/` in a name.
+fn check_tags(cloud_type: u32, tags: &BTreeMap<String, String>) -> Result<(), String> {
+    for (key, value) in tags {
+        let refused = match cloud_type {
+            CLOUD_AWS if key.is_empty() || key.chars().count() > 128 => Some("keys have 1 to 128 characters"),
+            CLOUD_AWS if key.to_ascii_lowercase().starts_with("aws:") => Some("the aws: prefix is reserved"),
+            CLOUD_AWS if value.chars().count() > 256 => Some("values have at most 256 characters"),
+            CLOUD_AZURE if key.is_empty() || key.chars().count() > 512 => Some("names have 1 to 512 characters"),
+            CLOUD_AZURE if key.contains(['<', '>', '%', '&', '\\', '?', '/']) => {
+                Some("names may not contain < > % & \\ ? /")
+            }
+            CLOUD_AZURE if value.chars().count() > 256 => Some("values have at most 256 characters"),
+            _ => None,
+        };
+        if let Some(rule) = refused {
+            return Err(format!("Invalid tag {key:?}: {rule}"));
+        }
+    }
+    Ok(())
+}
+
+/// `update_resource_tags` (`resource_type=gw`, `resource_name`, `new_tag_json`): replaces a gateway's user
+/// tags, on the controller and on its cloud instance. Answers synchronously, as the official provider expects.
+async fn update_tags(controller: &Controller, params: &Params) -> Result<Value, String> {
+    let resource_type = params.require("resource_type")?;
+    if resource_type != "gw" {
+        return Err(format!("Invalid resource_type {resource_type}: this controller tags gateways (gw)"));
+    }
+    let _serial = controller.gateway_ops.lock().await;
+    let gateway = named_gateway(controller, params, "resource_name")?;
+    let text = params.get("new_tag_json").unwrap_or("{}");
+    let parsed: Value = serde_json::from_str(text).map_err(|e| format!("Invalid new_tag_json {text}: {e}"))?;
+    let Value::Object(map) = &parsed else {
+        return Err(format!("Invalid new_tag_json {text}: expected a JSON object of tag names to values"));
+    };
+    if let Some((key, _)) = map.iter().find(|(_, v)| !v.is_string()) {
+        return Err(format!("Invalid new_tag_json: the value of tag {key:?} is not a string"));
+    }
+    let tags = tag_map(&parsed);
+    check_tags(gateway.cloud_type, &tags)?;
+    let previous = tag_map(&gateway.tags);
+    if let (Some(instance), Some(host)) = (&gateway.instance, controller.clouds.get(&gateway.cloud_type)) {
+        host.retag(instance, &previous, &tags).await?;
+    }
+    let name = gateway.vpc_name.clone();
+    controller.mutate(|s| {
+        if let Some(g) = s.gateways.get_mut(&name) {
+            g.tags = parsed;
+        }
+    });
+    Ok(Value::String(format!("Successfully updated tags of gateway {name}.")))
+}
+
+/// `list_resource_tags`: `results.usr_tags` holds the gateway's user tags.
+fn list_tags(controller: &Controller, params: &Params) -> Result<Value, String> {
+    let gateway = named_gateway(controller, params, "resource_name")?;
+    Ok(json!({ "usr_tags": gateway.tags }))
 }
 
 fn gateway_json(gateway: &Gateway) -> Value {
@@ -421,4 +539,206 @@ fn disable_syslog(controller: &Controller, params: &Params) -> Result<Value, Str
     let index = syslog_index(params)?;
     controller.mutate(|s| s.syslog.remove(&index));
     Ok(Value::String(format!("Remote syslog logging for profile {index} disabled")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::super::{CloudHost, Controller, ControllerConfig, Instance, LaunchRequest, CLOUD_AWS};
+    use crate::emulator::BoxFuture;
+    use crate::fault::{FaultKind, FaultSetting};
+
+    /// A cloud that launches at once and records what the controller asks of it.
+    #[derive(Default)]
+    struct RecordingCloud {
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl CloudHost for RecordingCloud {
+        fn launch<'a>(&'a self, request: &'a LaunchRequest) -> BoxFuture<'a, Result<Instance, String>> {
+            self.calls.lock().unwrap().push(format!("launch {} {}", request.gw_name, request.gw_size));
+            Box::pin(async move {
+                Ok(Instance {
+                    instance_id: "i-1".into(),
+                    network_interface_id: "eni-1".into(),
+                    private_ip: "10.10.0.4".into(),
+                    security_group_id: "sg-1".into(),
+                    subnet_id: "subnet-1".into(),
+                })
+            })
+        }
+        fn references<'a>(&'a self, _: &'a Instance) -> BoxFuture<'a, Result<Vec<String>, String>> {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+        fn terminate<'a>(&'a self, _: &'a Instance) -> BoxFuture<'a, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn resize<'a>(&'a self, instance: &'a Instance, size: &'a str) -> BoxFuture<'a, Result<(), String>> {
+            self.calls.lock().unwrap().push(format!("resize {} {size}", instance.instance_id));
+            Box::pin(async { Ok(()) })
+        }
+        fn retag<'a>(
+            &'a self,
+            instance: &'a Instance,
+            previous: &'a BTreeMap<String, String>,
+            tags: &'a BTreeMap<String, String>,
+        ) -> BoxFuture<'a, Result<(), String>> {
+            self.calls.lock().unwrap().push(format!("retag {} {previous:?} -> {tags:?}", instance.instance_id));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    struct Fixture {
+        controller: Arc<Controller>,
+        cloud: Arc<RecordingCloud>,
+        cid: String,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let config = ControllerConfig::for_tests(&[]);
+            let cloud = Arc::new(RecordingCloud::default());
+            let clouds: std::collections::HashMap<u32, Arc<dyn CloudHost>> =
+                [(CLOUD_AWS, cloud.clone() as Arc<dyn CloudHost>)].into();
+            let controller = Controller::open(dir.path(), config, clouds).unwrap();
+            let cid = controller.new_session("admin");
+            let fixture = Fixture { controller, cloud, cid, _dir: dir };
+            let created = fixture
+                .action(&[
+                    ("action", "create_multicloud_primary_gateway"),
+                    ("cloud_type", "1"),
+                    ("account_name", "lab-aws"),
+                    ("gw_name", "gw1"),
+                    ("gw_size", "t3.small"),
+                    ("vpc_id", "vpc-1"),
+                    ("vpc_region", "us-east-1"),
+                    ("gw_subnet", "10.10.0.0/24"),
+                    ("json_tags", r#"{"owner":"lab"}"#),
+                ])
+                .await;
+            assert_eq!(created["return"], true, "{created}");
+            fixture
+        }
+
+        /// A v2 form POST through the router; the answer's envelope.
+        async fn action(&self, params: &[(&str, &str)]) -> Value {
+            let mut form = vec![("CID", self.cid.as_str())];
+            form.extend_from_slice(params);
+            let request = Request::post("/v2/api")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(serde_urlencoded::to_string(&form).unwrap()))
+                .unwrap();
+            let response = self.controller.router().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200, "v2 answers HTTP 200, failures included");
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        }
+
+        fn size(&self) -> String {
+            self.controller.read(|s| s.gateways["gw1"].vpc_size.clone())
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.cloud.calls.lock().unwrap().clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn edit_gw_config_resizes_the_gateway_and_its_instance_or_says_why_not() {
+        let f = Fixture::new().await;
+        let resize = |size: &'static str| {
+            [("action", "edit_gw_config"), ("cloud_type", "1"), ("gw_name", "gw1"), ("gw_size", size)]
+        };
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[("action", "edit_gw_config"), ("cloud_type", "1"), ("gw_name", "gw1")],
+                "Missing required parameter: gw_size",
+            ),
+            (
+                &[("action", "edit_gw_config"), ("cloud_type", "1"), ("gw_name", "gw9"), ("gw_size", "t3.medium")],
+                "Gateway gw9 does not exist",
+            ),
+            (
+                &[("action", "edit_gw_config"), ("cloud_type", "8"), ("gw_name", "gw1"), ("gw_size", "t3.medium")],
+                "is of cloud_type 1, not 8",
+            ),
+            (&resize("Standard_B2ms"), "Gateway size Standard_B2ms is not a valid instance size for AWS"),
+        ];
+        for (params, reason) in cases {
+            let reply = f.action(params).await;
+            assert_eq!(reply["return"], false, "{params:?}");
+            assert!(reply["reason"].as_str().unwrap().contains(reason), "{params:?}: {reply}");
+        }
+        assert_eq!(f.size(), "t3.small", "a refused resize changes nothing");
+
+        let reply = f.action(&resize("t3.medium")).await;
+        assert_eq!(
+            reply,
+            json!({"return": true, "results": "Successfully updated gateway gw1 size to t3.medium.", "reason": ""})
+        );
+        assert_eq!(f.size(), "t3.medium");
+        assert_eq!(f.calls().last().unwrap(), "resize i-1 t3.medium");
+
+        // Async: the request ID now, the outcome through check_task_status.
+        let mut params = resize("t3.large").to_vec();
+        params.push(("async", "true"));
+        let started = f.action(&params).await;
+        let request_id = started["results"].as_str().unwrap().to_string();
+        let done = f.action(&[("action", "check_task_status"), ("request_id", &request_id)]).await;
+        assert_eq!(done["return"], true, "{done}");
+        assert_eq!(f.size(), "t3.large");
+
+        // task-failed: the task fails and the size stays.
+        f.controller.faults.set("controller", FaultSetting::always(FaultKind::TaskFailed, 0)).unwrap();
+        let failed = f.action(&resize("t3.xlarge")).await;
+        assert_eq!(failed["return"], false, "{failed}");
+        assert_eq!(f.size(), "t3.large");
+    }
+
+    #[tokio::test]
+    async fn update_resource_tags_replaces_the_tags_on_the_controller_and_the_instance() {
+        let f = Fixture::new().await;
+        let tags = |json: &'static str| {
+            [
+                ("action", "update_resource_tags"),
+                ("cloud_type", "1"),
+                ("resource_type", "gw"),
+                ("resource_name", "gw1"),
+                ("new_tag_json", json),
+            ]
+        };
+        let list =
+            [("action", "list_resource_tags"), ("cloud_type", "1"), ("resource_type", "gw"), ("resource_name", "gw1")];
+        assert_eq!(f.action(&list).await["results"]["usr_tags"], json!({"owner": "lab"}), "json_tags at create");
+
+        let reply = f.action(&tags(r#"{"team":"mcp"}"#)).await;
+        assert_eq!(reply["return"], true, "{reply}");
+        assert_eq!(f.action(&list).await["results"]["usr_tags"], json!({"team": "mcp"}));
+        assert_eq!(f.calls().last().unwrap(), r#"retag i-1 {"owner": "lab"} -> {"team": "mcp"}"#);
+
+        let cases = [
+            (tags("[1]"), "expected a JSON object"),
+            (tags(r#"{"n":1}"#), "is not a string"),
+            (tags(r#"{"aws:x":"y"}"#), "the aws: prefix is reserved"),
+            (tags("{"), "Invalid new_tag_json"),
+        ];
+        for (params, reason) in cases {
+            let reply = f.action(&params).await;
+            assert_eq!(reply["return"], false, "{params:?}");
+            assert!(reply["reason"].as_str().unwrap().contains(reason), "{params:?}: {reply}");
+        }
+        let mut wrong_type = tags("{}");
+        wrong_type[2] = ("resource_type", "vpc");
+        assert!(f.action(&wrong_type).await["reason"].as_str().unwrap().contains("Invalid resource_type vpc"));
+        assert_eq!(f.action(&list).await["results"]["usr_tags"], json!({"team": "mcp"}), "refusals change nothing");
+    }
 }

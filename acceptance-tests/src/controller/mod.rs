@@ -1,5 +1,6 @@
-//! The Aviatrix controller emulator: the `/v2/api` form and JSON actions and the `/v2.5/api` REST surface of
-//! `shared/reference/aviatrix-controller-api.md`, with the real envelopes, session rules and async tasks.
+//! The Aviatrix controller emulator: the `/v2/api` form and JSON actions and the `/v2.5/api` REST surface the
+//! official Terraform provider uses (docs/controller-api.md and the sections cited as "reference §" in each
+//! module), with the real envelopes, session rules and async tasks.
 //!
 //! Owns the controller's objects (accounts, gateways, feature flags, syslog profiles, app-domains, rulesets,
 //! attachment points, the default action, k8s clusters), their persistence, CID sessions and async tasks. It
@@ -10,6 +11,7 @@ mod actions;
 pub mod reconcile;
 mod rest;
 pub mod selector;
+mod sizes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -73,6 +75,15 @@ pub trait CloudHost: Send + Sync {
     fn references<'a>(&'a self, instance: &'a Instance) -> BoxFuture<'a, Result<Vec<String>, String>>;
     /// Removes the instance and its network interface.
     fn terminate<'a>(&'a self, instance: &'a Instance) -> BoxFuture<'a, Result<(), String>>;
+    /// Changes the instance's size (EC2 instance type, Azure VM size), as a gateway resize does.
+    fn resize<'a>(&'a self, instance: &'a Instance, size: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// Replaces the user tags on the instance: `tags` after, `previous` before (keys to remove).
+    fn retag<'a>(
+        &'a self,
+        instance: &'a Instance,
+        previous: &'a BTreeMap<String, String>,
+        tags: &'a BTreeMap<String, String>,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// A gateway placement, as `create_multicloud_primary_gateway` gives it.
@@ -109,6 +120,28 @@ pub struct ControllerConfig {
     pub aws_account_number: String,
     pub azure_account_name: String,
     pub azure_subscription_id: String,
+    /// Managed clusters the lab's clouds hold (the EKS ARN, the AKS resource ID): onboarded with
+    /// `use_csp_credentials`, the controller reaches them through the cloud account, and they are backed by
+    /// the lab's Kubernetes API.
+    pub known_clusters: Vec<String>,
+}
+
+#[cfg(test)]
+impl ControllerConfig {
+    /// Settings for the module's tests: tasks that end at once, the lab's account names.
+    pub(crate) fn for_tests(known_clusters: &[&str]) -> ControllerConfig {
+        ControllerConfig {
+            username: "admin".into(),
+            password: "pw".into(),
+            cid_lifetime: Duration::from_secs(60),
+            task_duration: Duration::from_millis(0),
+            aws_account_name: "lab-aws".into(),
+            aws_account_number: "123456789012".into(),
+            azure_account_name: "lab-azure".into(),
+            azure_subscription_id: "s".into(),
+            known_clusters: known_clusters.iter().map(|c| c.to_string()).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -205,6 +238,7 @@ const CONTROLLER_FAULTS: &[FaultKind] = &[
     FaultKind::TaskFailed,
     FaultKind::TaskStuck,
     FaultKind::SlowTask,
+    FaultKind::PartialCluster,
 ];
 
 impl Controller {
@@ -410,6 +444,8 @@ impl Emulator for Controller {
             ("AVIATRIX_CA_FILE".into(), self.ca_file.clone()),
             ("LAB_AWS_ACCOUNT_NAME".into(), self.config.aws_account_name.clone()),
             ("LAB_AZURE_ACCOUNT_NAME".into(), self.config.azure_account_name.clone()),
+            ("TF_VAR_aws_account_name".into(), self.config.aws_account_name.clone()),
+            ("TF_VAR_azure_account_name".into(), self.config.azure_account_name.clone()),
         ]
     }
 

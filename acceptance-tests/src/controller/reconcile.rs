@@ -363,10 +363,14 @@ pub async fn run(controller: Arc<Controller>, access: KubeAccess) {
         let (enabled, cluster_id) = controller.read(|s| {
             let on = s.features.get("k8s").copied().unwrap_or(false)
                 && s.features.get("k8s_dcf_policies").copied().unwrap_or(false);
+            // A Partial or Disconnected cluster's custom resources cannot be listed; clusters saved before
+            // states existed count as connected.
             let cluster = s
                 .clusters
                 .values()
-                .next()
+                .find(|c| {
+                    c.get("status").and_then(Value::as_str).is_none_or(|state| state == super::rest::CLUSTER_CONNECTED)
+                })
                 .and_then(|c| c.get("cluster_id"))
                 .and_then(Value::as_str)
                 .map(str::to_string);
@@ -485,16 +489,7 @@ mod tests {
     }
 
     fn controller(dir: &std::path::Path) -> Arc<Controller> {
-        let config = super::super::ControllerConfig {
-            username: "admin".into(),
-            password: "pw".into(),
-            cid_lifetime: Duration::from_secs(60),
-            task_duration: Duration::from_millis(10),
-            aws_account_name: "aws".into(),
-            aws_account_number: "1".into(),
-            azure_account_name: "azure".into(),
-            azure_subscription_id: "s".into(),
-        };
+        let config = super::super::ControllerConfig::for_tests(&["arn:c"]);
         Controller::open(dir, config, Default::default()).unwrap()
     }
 

@@ -553,8 +553,47 @@ fn cluster_body(state: &ControllerState, body: &Bytes, id: &str) -> Result<Value
             return Err(bad_request(format!("resource.network_mode = {mode:?}; use FLAT or OVERLAY")));
         }
     }
+    // The state is the controller's to say, whatever the body claims.
+    map.remove("status");
+    map.remove("status_message");
     map.insert("id".into(), Value::String(id.to_string()));
     Ok(Value::Object(map))
+}
+
+/// The states a cluster registers in (docs/controller-api.md, "Cluster state"): `status` on the cluster as
+/// GET returns it. Only a `Connected` cluster's FirewallPolicies are reconciled.
+pub const CLUSTER_CONNECTED: &str = "Connected";
+/// Registered, but the controller cannot list the cluster's custom resources: label SmartGroups never resolve.
+pub const CLUSTER_PARTIAL: &str = "Partial";
+/// The controller has no way into the cluster: no kubeconfig, and no managed cluster by that ID in the
+/// clouds its accounts reach.
+pub const CLUSTER_DISCONNECTED: &str = "Disconnected";
+
+/// Whether `cluster_id` names a managed cluster of the lab's clouds. AKS IDs are compared without regard to
+/// case: the reference leaves their casing unsettled, and ARM IDs are case-insensitive.
+fn known_cluster(c: &Controller, cluster_id: &str) -> bool {
+    c.config.known_clusters.iter().any(|known| known.eq_ignore_ascii_case(cluster_id))
+}
+
+/// Decides the state a cluster registers in, and stores it on the cluster with an explanation.
+fn register(c: &Controller, cluster: &mut Value) {
+    let cluster_id = cluster.get("cluster_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let kube_config =
+        cluster.pointer("/credential/kube_config").and_then(Value::as_str).is_some_and(|k| !k.trim().is_empty());
+    let use_csp = cluster.pointer("/credential/use_csp_credentials").and_then(Value::as_bool).unwrap_or(false);
+    let reachable = kube_config || (use_csp && known_cluster(c, &cluster_id));
+    let (status, message) = if !reachable {
+        (
+            CLUSTER_DISCONNECTED,
+            format!("no managed cluster {cluster_id} in the clouds of the controller's accounts, and no kubeconfig"),
+        )
+    } else if c.faults.fires(FaultKind::PartialCluster).is_some() {
+        (CLUSTER_PARTIAL, "the controller cannot list the cluster's custom resources".to_string())
+    } else {
+        (CLUSTER_CONNECTED, String::new())
+    };
+    cluster["status"] = json!(status);
+    cluster["status_message"] = json!(message);
 }
 
 fn cluster_not_found(id: &str) -> Response {
@@ -577,7 +616,8 @@ async fn list_clusters(State(c): State<Arc<Controller>>) -> Reply {
 
 async fn create_cluster(State(c): State<Arc<Controller>>, body: Bytes) -> Reply {
     let id = new_uuid();
-    let cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    let mut cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    register(&c, &mut cluster);
     c.mutate(|s| s.clusters.insert(id.clone(), cluster));
     ok(json!({ "id": id }))
 }
@@ -590,7 +630,8 @@ async fn put_cluster(State(c): State<Arc<Controller>>, Path(id): Path<String>, b
     if !c.read(|s| s.clusters.contains_key(&id)) {
         return Err(cluster_not_found(&id));
     }
-    let cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    let mut cluster = c.read(|s| cluster_body(s, &body, &id))?;
+    register(&c, &mut cluster);
     c.mutate(|s| s.clusters.insert(id.clone(), cluster));
     ok(json!({}))
 }
@@ -599,5 +640,82 @@ async fn delete_cluster(State(c): State<Arc<Controller>>, Path(id): Path<String>
     match c.mutate(|s| s.clusters.remove(&id)) {
         Some(_) => ok(json!({})),
         None => Err(cluster_not_found(&id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use serde_json::{json, Value};
+    use tower::ServiceExt;
+
+    use super::super::{Controller, ControllerConfig};
+    use crate::fault::{FaultKind, FaultSetting};
+
+    const EKS: &str = "arn:aws:eks:us-east-1:123456789012:cluster/lab-eks";
+    const AKS: &str =
+        "/subscriptions/s/resourceGroups/lab-rg/providers/Microsoft.ContainerService/managedClusters/lab-aks";
+
+    fn controller(dir: &std::path::Path) -> Arc<Controller> {
+        let config = ControllerConfig::for_tests(&[EKS, AKS]);
+        let controller = Controller::open(dir, config, Default::default()).unwrap();
+        controller.mutate(|s| s.features.insert("k8s".into(), true));
+        controller
+    }
+
+    async fn call(c: &Arc<Controller>, cid: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("/v2.5/api/{path}"))
+            .header("authorization", format!("cid {cid}"))
+            .header("content-type", "application/json")
+            .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+            .unwrap();
+        let response = c.router().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Onboards `cluster_id` and returns the cluster as GET shows it.
+    async fn onboard(c: &Arc<Controller>, cid: &str, body: Value) -> Value {
+        let (status, created) = call(c, cid, "POST", "k8s/clusters", Some(body)).await;
+        assert_eq!(status, 200, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let (status, cluster) = call(c, cid, "GET", &format!("k8s/clusters/{id}"), None).await;
+        assert_eq!(status, 200);
+        cluster
+    }
+
+    #[tokio::test]
+    async fn clusters_register_connected_partial_or_disconnected_and_say_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        let cid = c.new_session("admin");
+        let csp =
+            |id: &str| json!({"cluster_id": id, "credential": {"use_csp_credentials": true}, "status": "Connected"});
+
+        let eks = onboard(&c, &cid, csp(EKS)).await;
+        assert_eq!((&eks["status"], &eks["status_message"]), (&json!("Connected"), &json!("")));
+        let aks = onboard(&c, &cid, csp(&AKS.to_lowercase())).await;
+        assert_eq!(aks["status"], "Connected", "AKS IDs match whatever their casing");
+        let stranger = onboard(&c, &cid, csp("arn:aws:eks:us-east-1:123456789012:cluster/other")).await;
+        assert_eq!(stranger["status"], "Disconnected", "a body's own status is not taken: {stranger}");
+        assert!(stranger["status_message"].as_str().unwrap().contains("no managed cluster"));
+        let kubeconfig = json!({"cluster_id": "self-managed", "credential": {"use_csp_credentials": false, "kube_config": "apiVersion: v1"}});
+        assert_eq!(onboard(&c, &cid, kubeconfig).await["status"], "Connected", "a kubeconfig reaches any cluster");
+
+        c.faults.set("controller", FaultSetting::always(FaultKind::PartialCluster, 0)).unwrap();
+        let (_, all) = call(&c, &cid, "GET", "k8s/clusters", None).await;
+        let eks_id = all["clusters"].as_array().unwrap().iter().find(|x| x["cluster_id"] == EKS).unwrap()["id"].clone();
+        let eks_id = eks_id.as_str().unwrap();
+        let (status, _) = call(&c, &cid, "PUT", &format!("k8s/clusters/{eks_id}"), Some(csp(EKS))).await;
+        assert_eq!(status, 200);
+        let (_, partial) = call(&c, &cid, "GET", &format!("k8s/clusters/{eks_id}"), None).await;
+        assert_eq!(partial["status"], "Partial", "re-onboarded while the fault is on: {partial}");
+        assert!(partial["status_message"].as_str().unwrap().contains("custom resources"));
     }
 }

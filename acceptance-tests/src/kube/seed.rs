@@ -1,6 +1,9 @@
 //! The baseline a new cluster has: the four system namespaces, three nodes with pod CIDRs, the `kubernetes`
-//! Service, and each namespace's `default` ServiceAccount and `kube-root-ca.crt` ConfigMap. They are all there
-//! when [`seed`] returns, so the lab's baseline (the inventory right after the first start) holds them.
+//! Service, each namespace's `default` ServiceAccount and `kube-root-ca.crt` ConfigMap, and the node agents
+//! whose masquerading the product changes and restores (docs/node-masquerade.md): AKS's `azure-ip-masq-agent`
+//! DaemonSet with its two ConfigMaps, and the VPC CNI's `aws-node` DaemonSet with the env its manifest sets.
+//! They are all there, the agents' pods included, when [`seed`] returns, so the lab's baseline (the inventory
+//! right after the first start) holds them.
 
 use serde_json::json;
 
@@ -65,7 +68,106 @@ pub fn seed(store: &Store) -> anyhow::Result<()> {
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
                "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"], "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}),
     )?;
-    // The per-namespace objects the controllers would make are made now, so they count as baseline.
-    super::controllers::namespace_defaults(&mut st);
+    for (plural, obj) in node_agents() {
+        let group = if plural == "daemonsets" { "apps" } else { "" };
+        add(&mut st, group, plural, "kube-system", obj)?;
+    }
+    // What the controllers would make (per-namespace defaults, the agents' pods and their status) is made now,
+    // so it counts as baseline.
+    for _ in 0..10 {
+        if !super::controllers::reconcile(&mut st) {
+            break;
+        }
+    }
     Ok(())
+}
+
+/// The labels AKS puts on its ip-masq-agent ConfigMaps; `mode` is `Reconcile` for the one AKS owns and
+/// `EnsureExists` for the custom one (docs/node-masquerade.md §2).
+fn ip_masq_labels(mode: &str) -> serde_json::Value {
+    json!({"component": "ip-masq-agent", "kubernetes.io/cluster-service": "true", "addonmanager.kubernetes.io/mode": mode})
+}
+
+/// The custom ConfigMap of AKS's agent, as a cluster that was customised once keeps it: its key and labels.
+pub const AZURE_IP_MASQ_CONFIG: &str = "azure-ip-masq-agent-config";
+/// The VPC CNI DaemonSet and container whose env decides SNAT on EKS.
+pub const AWS_NODE: &str = "aws-node";
+
+/// `kube-system` objects of the masquerading agents: (plural, object).
+fn node_agents() -> Vec<(&'static str, serde_json::Value)> {
+    let agent_labels =
+        json!({"component": "azure-ip-masq-agent", "kubernetes.io/cluster-service": "true", "tier": "node"});
+    let ip_masq = json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": "azure-ip-masq-agent", "labels": agent_labels.clone()},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "azure-ip-masq-agent", "tier": "node"}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "azure-ip-masq-agent", "tier": "node"}},
+                "spec": {
+                    "hostNetwork": true,
+                    "containers": [{
+                        "name": "azure-ip-masq-agent",
+                        "image": "mcr.microsoft.com/aks/ip-masq-agent-v2:v0.1.15",
+                        "args": ["--v=2", "--resync-interval=60"],
+                        "securityContext": {"privileged": false, "capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}},
+                        "volumeMounts": [{"name": "azure-ip-masq-agent-config-volume", "mountPath": "/etc/config"}],
+                    }],
+                    "volumes": [{
+                        "name": "azure-ip-masq-agent-config-volume",
+                        "projected": {"sources": [
+                            {"configMap": {"name": AZURE_IP_MASQ_CONFIG, "optional": true,
+                                           "items": [{"key": "ip-masq-agent", "path": "ip-masq-agent", "mode": 0o444}]}},
+                            {"configMap": {"name": "azure-ip-masq-agent-config-reconciled", "optional": true,
+                                           "items": [{"key": "ip-masq-agent-reconciled", "path": "ip-masq-agent-reconciled", "mode": 0o444}]}},
+                        ]},
+                    }],
+                },
+            },
+        },
+    });
+    let aws_node = json!({
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": AWS_NODE, "labels": {"app.kubernetes.io/name": "aws-node", "k8s-app": "aws-node"}},
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "aws-node"}},
+            "template": {
+                "metadata": {"labels": {"app.kubernetes.io/name": "aws-node", "k8s-app": "aws-node"}},
+                "spec": {
+                    "hostNetwork": true,
+                    "serviceAccountName": "aws-node",
+                    "containers": [{
+                        "name": AWS_NODE,
+                        "image": "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.20.4",
+                        "env": [
+                            {"name": "ADDITIONAL_ENI_TAGS", "value": "{}"},
+                            {"name": "AWS_VPC_CNI_NODE_PORT_SUPPORT", "value": "true"},
+                            {"name": "AWS_VPC_ENI_MTU", "value": "9001"},
+                            {"name": "AWS_VPC_K8S_CNI_CUSTOM_NETWORK_CFG", "value": "false"},
+                            {"name": "AWS_VPC_K8S_CNI_EXTERNALSNAT", "value": "false"},
+                            {"name": "AWS_VPC_K8S_CNI_LOGLEVEL", "value": "DEBUG"},
+                            {"name": "AWS_VPC_K8S_CNI_RANDOMIZESNAT", "value": "prng"},
+                            {"name": "WARM_ENI_TARGET", "value": "1"},
+                        ],
+                    }],
+                },
+            },
+        },
+    });
+    vec![
+        (
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "azure-ip-masq-agent-config-reconciled", "labels": ip_masq_labels("Reconcile")},
+                   "data": {"ip-masq-agent-reconciled": "nonMasqueradeCIDRs:\n  - 10.20.0.0/16\n  - 10.96.0.0/12\nmasqLinkLocal: true\n"}}),
+        ),
+        (
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": AZURE_IP_MASQ_CONFIG, "labels": ip_masq_labels("EnsureExists")},
+                   "data": {"ip-masq-agent": "nonMasqueradeCIDRs:\n  - 10.20.0.0/16\nmasqLinkLocal: false\n"}}),
+        ),
+        ("daemonsets", ip_masq),
+        ("daemonsets", aws_node),
+    ]
 }

@@ -241,23 +241,28 @@ impl ControllerClient {
         Ok(cid.to_string())
     }
 
-    async fn session(&self) -> Result<String, ControllerError> {
+    /// Logs in, retried like a read: a login changes nothing a second one would harm.
+    async fn login_retried(&self, budget: &Budget) -> Result<String, ControllerError> {
+        with_retries(budget, "login", || self.login()).await
+    }
+
+    async fn session(&self, budget: &Budget) -> Result<String, ControllerError> {
         let mut cid = self.cid.lock().await;
         if let Some(cid) = cid.as_ref() {
             return Ok(cid.clone());
         }
-        let fresh = self.login().await?;
+        let fresh = self.login_retried(budget).await?;
         *cid = Some(fresh.clone());
         Ok(fresh)
     }
 
     /// Drops `stale` (unless another call already renewed it) and logs in again.
-    async fn renew(&self, stale: &str) -> Result<String, ControllerError> {
+    async fn renew(&self, stale: &str, budget: &Budget) -> Result<String, ControllerError> {
         let mut cid = self.cid.lock().await;
         if let Some(current) = cid.as_ref().filter(|c| c.as_str() != stale) {
             return Ok(current.clone());
         }
-        let fresh = self.login().await?;
+        let fresh = self.login_retried(budget).await?;
         *cid = Some(fresh.clone());
         Ok(fresh)
     }
@@ -297,11 +302,11 @@ impl ControllerClient {
     /// One call with the session handled: an expired CID is renewed once and the call repeated once.
     async fn send(&self, call: &Call<'_>, budget: &Budget) -> Result<Value, ControllerError> {
         let timeout = budget.remaining().clamp(Duration::from_secs(1), Duration::from_secs(120));
-        let cid = self.session().await?;
+        let cid = self.session(budget).await?;
         match self.send_once(call, &cid, timeout).await {
             Err(ControllerError::SessionExpired { .. }) => {
                 tracing::debug!(call = %call.name(), "controller session expired; logging in again");
-                let cid = self.renew(&cid).await?;
+                let cid = self.renew(&cid, budget).await?;
                 self.send_once(call, &cid, timeout).await
             }
             other => other,
@@ -447,7 +452,7 @@ impl ControllerClient {
         let begun = Instant::now();
         let mut last_log = Instant::now();
         loop {
-            match self.poll(&request_id).await? {
+            match self.poll(&request_id, budget).await? {
                 Some(result) => return Ok(result),
                 None => {
                     if last_log.elapsed() >= Duration::from_secs(5) {
@@ -471,8 +476,8 @@ impl ControllerClient {
     }
 
     /// One `check_task_status`: `Some` when the task ended well, `None` while it runs, an error when it failed.
-    async fn poll(&self, request_id: &str) -> Result<Option<TaskResult>, ControllerError> {
-        let cid = self.session().await?;
+    async fn poll(&self, request_id: &str, budget: &Budget) -> Result<Option<TaskResult>, ControllerError> {
+        let cid = self.session(budget).await?;
         let form = [("action", "check_task_status"), ("CID", cid.as_str()), ("request_id", request_id)];
         let reply = match self.http.post(format!("{}/v2/api", self.base)).form(&form).send().await {
             Ok(r) => r,
@@ -499,7 +504,7 @@ impl ControllerClient {
             return Ok(None);
         }
         if session_expired_reason(reason) {
-            self.renew(&cid).await?;
+            self.renew(&cid, budget).await?;
             return Ok(None);
         }
         Err(ControllerError::Rejected { call: format!("task {request_id}"), reason: reason.to_string() })

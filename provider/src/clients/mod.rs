@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod azure;
 pub mod controller;
+pub mod kube;
 pub mod retry;
 
 /// Adds every certificate of a PEM bundle to a client's trust roots; the error says what is wrong with it.

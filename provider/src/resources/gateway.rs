@@ -390,40 +390,34 @@ impl Resource for GatewayResource {
         let budget = budget(ctx, planned.timeouts.as_ref(), Operation::Update, UPDATE_TIMEOUT)?;
         let client = self.provider.controller()?;
         let name = planned.name.clone();
+        let cloud_type = planned.cloud.cloud_type().to_string();
         if planned.size != prior.size {
-            tracing::info!(gateway = %name, from = %prior.size, to = %planned.size, "resizing the gateway");
-            let confirm = || async {
+            tracing::info!(gateway = %name, from = %prior.size, to = %planned.size, "resizing the gateway: the controller stops, resizes and starts its instance");
+            let resized = || async {
                 Ok(Self::find(&client, &name, &budget)
                     .await?
                     .filter(|g| g.vpc_size == planned.size)
                     .map(|_| Value::Null))
             };
+            let params =
+                [("cloud_type", cloud_type.as_str()), ("gw_name", name.as_str()), ("gw_size", planned.size.as_str())];
             client
-                .action(
-                    "edit_gw_size",
-                    &[("gateway_name", name.as_str()), ("gw_size", planned.size.as_str())],
-                    &budget,
-                    confirm,
-                )
+                .run_task("edit_gw_config", &params, &budget, resized)
                 .await
                 .map_err(|e| failed(&format!("resize gateway {name}"), e))?;
         }
         if planned.tags != prior.tags {
             let tags = serde_json::to_string(&planned.tags.clone().unwrap_or_default()).expect("tags encode");
-            let cloud_type = planned.cloud.cloud_type().to_string();
+            // Replacing all tags is idempotent: a resend after an unknown fate is safe.
             let confirm = || async { Ok(None) };
+            let params = [
+                ("cloud_type", cloud_type.as_str()),
+                ("resource_type", "gw"),
+                ("resource_name", name.as_str()),
+                ("new_tag_json", tags.as_str()),
+            ];
             client
-                .action(
-                    "update_tags",
-                    &[
-                        ("cloud_type", cloud_type.as_str()),
-                        ("resource_type", "gw"),
-                        ("resource_name", name.as_str()),
-                        ("json_tags", tags.as_str()),
-                    ],
-                    &budget,
-                    confirm,
-                )
+                .action("update_resource_tags", &params, &budget, confirm)
                 .await
                 .map_err(|e| failed(&format!("update the tags of gateway {name}"), e))?;
         }

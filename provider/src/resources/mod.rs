@@ -2,7 +2,9 @@
 //! resource takes (CIDRs, names, regions), time budgets from `timeouts` blocks, and turning a client's
 //! error into a diagnostic that says what failed and what to do.
 
+pub mod cluster;
 pub mod gateway;
+pub mod masquerade;
 pub mod route;
 
 use std::time::Duration;
