@@ -7,10 +7,10 @@
 //! The libraries come from `scripts/install-python-azure.sh` (run here, idempotent). Without python3 the
 //! test prints `SKIP:` and returns.
 
-mod lab_support;
+mod common;
 mod python_client;
 
-use lab_support::Lab;
+use common::lab::Lab;
 
 #[tokio::test]
 async fn the_azure_sdk_for_python_drives_the_lab_arm_as_it_drives_azure() {

@@ -7,12 +7,12 @@
 //! boto3 comes from `scripts/install-boto3.sh` (run here, idempotent). Without python3 the test prints
 //! `SKIP:` and returns.
 
-mod lab_support;
+mod common;
 mod python_client;
 
 use std::time::Duration;
 
-use lab_support::{ControllerApi, Lab};
+use common::lab::{ControllerApi, Lab};
 
 #[tokio::test]
 async fn boto3_drives_the_lab_ec2_as_it_drives_ec2() {
@@ -29,7 +29,7 @@ async fn boto3_drives_the_lab_ec2_as_it_drives_ec2() {
     let gateway = &api.action("list_vpcs_summary", &[("gateway_name", "mcp-boto3")]).await["results"][0];
     let instance = gateway["cloudn_gateway_inst_id"].as_str().unwrap().to_string();
     let inventory = lab.inventory();
-    let eni = lab_support::objects(&inventory, "aws", "instance")
+    let eni = common::lab::objects(&inventory, "aws", "instance")
         .into_iter()
         .find(|o| o["id"] == instance.as_str())
         .expect("the gateway's instance")["data"]["network_interfaces"][0]

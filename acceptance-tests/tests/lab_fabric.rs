@@ -3,13 +3,13 @@
 //! is never reconciled), gateways resized and retagged in their cloud with sizes the cloud offers, and the
 //! node masquerade agents seeded as baseline.
 
+mod common;
 mod lab_kube;
-mod lab_support;
 
 use std::time::Duration;
 
+use common::lab::{objects, ControllerApi, Lab};
 use lab_kube::{policy_spec, Kube, POLICIES};
-use lab_support::{objects, ControllerApi, Lab};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -148,7 +148,7 @@ async fn eks_and_aks_identities_onboard_and_a_partial_cluster_is_never_reconcile
 
 /// The parameters of `create_multicloud_primary_gateway` in the Azure baseline's gateway subnet.
 async fn azure_gateway_params(lab: &Lab, name: &str, size: &str) -> Vec<(&'static str, String)> {
-    let token = lab_support::azure_token(lab).await;
+    let token = common::lab::azure_token(lab).await;
     let vnet: Value = lab
         .client()
         .get(format!(

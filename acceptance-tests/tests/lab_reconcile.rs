@@ -2,13 +2,13 @@
 //! a ruleset with its SmartGroups and WebGroups, the policy's status says so, a change is picked up by
 //! generation, and deleting the policy removes what the controller made.
 
+mod common;
 mod lab_kube;
-mod lab_support;
 
 use std::time::{Duration, Instant};
 
+use common::lab::{ControllerApi, Lab};
 use lab_kube::{policy_spec, Kube, POLICIES};
-use lab_support::{ControllerApi, Lab};
 use reqwest::Method;
 use serde_json::json;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::lab_support::Lab;
+use super::common::lab::Lab;
 
 /// Where the MCP namespace's FirewallPolicies live.
 pub const POLICIES: &str = "/apis/networking.aviatrix.com/v1alpha1/namespaces/obot-mcp/firewallpolicies";
