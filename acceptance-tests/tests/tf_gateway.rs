@@ -7,32 +7,14 @@ mod common;
 
 use common::lab::{ControllerApi, Lab};
 use common::steps::{Case, Step};
-use common::terraform::config;
+use common::terraform::{config, lab_aws_gateway};
 use serde_json::json;
 
 const GATEWAY: &str = "aviatrix_mcp_egress_gateway.egress";
 
-/// The gateway in the lab's baseline VPC and gateway subnet, all four from lab.env.
+/// The gateway in the lab's baseline VPC and gateway subnet.
 fn aws_gateway(size: &str) -> String {
-    config(&format!(
-        r#"
-variable "lab_aws_account_name" {{ type = string }}
-variable "aws_region" {{ type = string }}
-variable "lab_aws_vpc_id" {{ type = string }}
-variable "lab_aws_gateway_subnet_cidr" {{ type = string }}
-
-resource "aviatrix_mcp_egress_gateway" "egress" {{
-  name         = "mcp-egress"
-  cloud        = "aws"
-  account_name = var.lab_aws_account_name
-  region       = var.aws_region
-  vpc_id       = var.lab_aws_vpc_id
-  subnet_cidr  = var.lab_aws_gateway_subnet_cidr
-  size         = "{size}"
-  tags         = {{ purpose = "mcp-egress" }}
-}}
-"#
-    ))
+    config(&lab_aws_gateway(&format!("  size = \"{size}\"\n  tags = {{ purpose = \"mcp-egress\" }}")))
 }
 
 /// `delete_container` on the controller, as someone at its console would.

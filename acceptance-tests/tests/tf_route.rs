@@ -6,37 +6,22 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::config;
+use common::terraform::{config, lab_aws_gateway};
 use serde_json::{json, Value};
 
 const ROUTE: &str = "aviatrix_mcp_egress_route.nodes";
 
 /// A gateway in the baseline VPC and the route of the baseline node tables through it, all from lab.env.
 fn fabric() -> String {
-    config(
-        r#"
-variable "lab_aws_account_name" { type = string }
-variable "aws_region" { type = string }
-variable "lab_aws_vpc_id" { type = string }
-variable "lab_aws_gateway_subnet_cidr" { type = string }
+    let route = r#"
 variable "lab_aws_node_route_table_ids" { type = string }
-
-resource "aviatrix_mcp_egress_gateway" "egress" {
-  name         = "mcp-egress"
-  cloud        = "aws"
-  account_name = var.lab_aws_account_name
-  region       = var.aws_region
-  vpc_id       = var.lab_aws_vpc_id
-  subnet_cidr  = var.lab_aws_gateway_subnet_cidr
-  size         = "t3.small"
-}
 
 resource "aviatrix_mcp_egress_route" "nodes" {
   gateway         = aviatrix_mcp_egress_gateway.egress.name
   route_table_ids = toset(split(",", var.lab_aws_node_route_table_ids))
 }
-"#,
-    )
+"#;
+    config(&format!("{}{route}", lab_aws_gateway("  size = \"t3.small\"")))
 }
 
 /// The route's import ID: `<gateway>,<destination_cidr>,<route table ID>...`.

@@ -26,6 +26,30 @@ pub fn config(body: &str) -> String {
     format!("{REQUIRED_PROVIDERS}\nprovider \"aviatrix\" {{}}\n{body}")
 }
 
+/// HCL for a gateway named `mcp-egress` (address `aviatrix_mcp_egress_gateway.egress`) in the lab's baseline
+/// AWS VPC and gateway subnet, read from lab.env through input variables (see `steps`), with `arguments`
+/// (such as `size = "t3.small"`) added to the resource block.
+pub fn lab_aws_gateway(arguments: &str) -> String {
+    format!(
+        r#"
+variable "lab_aws_account_name" {{ type = string }}
+variable "aws_region" {{ type = string }}
+variable "lab_aws_vpc_id" {{ type = string }}
+variable "lab_aws_gateway_subnet_cidr" {{ type = string }}
+
+resource "aviatrix_mcp_egress_gateway" "egress" {{
+  name         = "mcp-egress"
+  cloud        = "aws"
+  account_name = var.lab_aws_account_name
+  region       = var.aws_region
+  vpc_id       = var.lab_aws_vpc_id
+  subnet_cidr  = var.lab_aws_gateway_subnet_cidr
+{arguments}
+}}
+"#
+    )
+}
+
 /// The directory holding `terraform-provider-aviatrix`.
 pub fn provider_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MCP_EGRESS_PROVIDER_DIR") {
