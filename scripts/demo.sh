@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: brings up the lab (emulated controller, Azure, EC2 and Kubernetes on loopback), runs
-# examples/quickstart through the real terraform CLI against the freshly built provider configured only from
-# the lab's lab.env, with no registry and no `terraform init` (dev_overrides in a private CLI configuration),
-# prints what it shows, proves the lab holds nothing but its baseline, and stops the lab. Leaves nothing
+# examples/quickstart and then examples/fabric-aws (apply, empty re-plan, what the lab now holds, destroy)
+# through the real terraform CLI against the freshly built provider configured only from the lab's lab.env,
+# with no registry and no `terraform init` (dev_overrides in a private CLI configuration), prints what it
+# shows, proves the lab holds nothing but its baseline, and stops the lab. Leaves nothing
 # behind but the repo's ignored cache. Every step that goes wrong stops the demo with what it printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
@@ -69,6 +70,25 @@ sed -i 's/"bücher.example",/"bücher.example",\n    "evil.example.com:443",/' m
 grep -q '"evil.example.com:443"' main.tf || fail "could not add the bad entry to main.tf" "$(cat main.tf)"
 if out="$("$terraform" plan -no-color 2>&1)"; then fail "the plan passed, but it should refuse evil.example.com:443" "$out"; fi
 sed -n '/Error:/,$p' <<<"$out"
+echo
+echo "== examples/fabric-aws: the gateway, the cluster, the node routes and the masquerade in one apply"
+mkdir -p "$work/fabric"
+cp "$REPO_ROOT/examples/fabric-aws/main.tf" "$work/fabric/"
+cd "$work/fabric"
+out="$("$terraform" apply -auto-approve -no-color 2>&1)" || fail "terraform apply of the AWS fabric failed" "$out"
+sed -n '/^Apply complete/,$p' <<<"$out"
+out="$("$terraform" plan -detailed-exitcode -no-color 2>&1)" || fail "the plan after the fabric apply is not empty (exit $?)" "$out"
+echo "   a second plan is empty"
+code=0
+out="$("$lab" inventory --dir "$work/lab" --diff 2>&1)" || code=$?
+[ "$code" = 1 ] || fail "the lab should now hold the fabric (inventory --diff exit $code)" "$out"
+added="$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(", ".join(sorted({o["system"] + " " + o["kind"] for o in d["added"]})))' <<<"$out")"
+changed="$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(", ".join(sorted({c["system"] + " " + c["kind"] for c in d["changed"]})))' <<<"$out")"
+echo "   the lab now holds: $added"
+echo "   and changed: $changed"
+out="$("$terraform" destroy -auto-approve -no-color 2>&1)" || fail "terraform destroy of the AWS fabric failed" "$out"
+sed -n '/^Destroy complete/p' <<<"$out"
+cd "$work"
 echo
 echo "== the lab holds nothing but its baseline (mcp-egress-lab inventory --diff):"
 code=0
