@@ -10,6 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+// The shared lookup and output helpers, without the rest of `common` (which needs a lab binary).
+#[path = "../common/tools.rs"]
+mod tools;
+
+#[allow(unused_imports)]
+pub use tools::{stderr, stdout};
+
 use mcp_egress_lab::daemon::LabDir;
 use mcp_egress_lab::inventory::Object;
 use mcp_egress_lab::kube::KubeHandle;
@@ -37,17 +44,15 @@ pub async fn start_lab(dir: &Path, ca: &LabCa) -> KubeHandle {
         .expect("start the Kubernetes API")
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
-}
-
+/// kubectl and helm: `$env`, else the versions the project installs into the cache (never PATH's, whose
+/// version these tests do not know).
 fn tool(env: &str, name: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
+    if let Some(p) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         return PathBuf::from(p);
     }
-    let p = repo_root().join(".cache/bin").join(name);
-    assert!(p.exists(), "{name} not found at {}: run scripts/install-kube-tools.sh (or set {env})", p.display());
-    p
+    tools::in_cache(name).unwrap_or_else(|| {
+        panic!("{name} not found in {}: run scripts/install-kube-tools.sh (or set {env})", tools::cache_bin().display())
+    })
 }
 
 pub fn kubectl_bin() -> PathBuf {
@@ -158,22 +163,7 @@ async fn run(mut c: tokio::process::Command, args: &[&str], stdin: Option<&str>)
 }
 
 pub fn ok(out: Output, tool: &str, args: &[&str]) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-pub fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
+    tools::ok(&out, &format!("{tool} {args:?}"))
 }
 
 /// Marks a test that does not apply against a real cluster, for `make test`'s skip count.

@@ -4,12 +4,13 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
-}
+#[path = "../common/tools.rs"]
+mod tools;
+
+use tools::repo_root;
 
 /// Whether python3 is missing from PATH: then the tests print `SKIP:` and return.
 pub fn python3_missing() -> bool {
@@ -20,15 +21,9 @@ pub fn python3_missing() -> bool {
 pub fn python_with(install_script: &str, venv: &str) -> PathBuf {
     let script = repo_root().join("scripts").join(install_script);
     let out = std::process::Command::new("bash").arg(&script).output().expect("running the install script");
-    assert!(
-        out.status.success(),
-        "{} failed:\n{}{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cache = std::env::var_os("MCP_EGRESS_CACHE").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".cache"));
-    cache.join(venv).join("bin/python")
+    tools::ok(&out, &script.display().to_string());
+    // The cache is the parent of the cache's bin/, as scripts/tools.sh lays it out.
+    tools::cache_bin().parent().expect("the cache's bin/ has a parent").join(venv).join("bin/python")
 }
 
 /// Runs `tests/python/{scenario}` with `args` and exactly the environment `lab_env` (what a user gets from
