@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::lab::{objects, Lab};
 use common::steps::{Case, Step};
-use common::terraform::{config, Workspace};
+use common::terraform::Workspace;
+use common::tools::repo_root;
 use serde_json::{json, Value};
 use terraform_provider_aviatrix::clients::aws::{AwsClient, RouteTarget};
 use terraform_provider_aviatrix::clients::retry::Budget;
@@ -23,79 +24,17 @@ const CLUSTER: &str = "aviatrix_mcp_egress_cluster.k8s";
 const ROUTE: &str = "aviatrix_mcp_egress_route.nodes";
 const MASQ: &str = "aviatrix_mcp_egress_masquerade.nodes";
 
-/// Every input from lab.env's TF_VAR_ variables, as a user of the examples has them.
+/// The fabric examples as they stand: every input from lab.env's TF_VAR_ variables, as a user has them.
+fn example(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("examples").join(name).join("main.tf")).expect("the fabric example")
+}
+
 fn aws_fabric() -> String {
-    config(
-        r#"
-variable "aws_account_name" { type = string }
-variable "aws_region" { type = string }
-variable "aws_vpc_id" { type = string }
-variable "aws_gateway_subnet_cidr" { type = string }
-variable "aws_node_route_table_ids" { type = list(string) }
-variable "eks_cluster_id" { type = string }
-
-resource "aviatrix_mcp_egress_gateway" "egress" {
-  name         = "mcp-egress-aws"
-  cloud        = "aws"
-  account_name = var.aws_account_name
-  region       = var.aws_region
-  vpc_id       = var.aws_vpc_id
-  subnet_cidr  = var.aws_gateway_subnet_cidr
-  size         = "t3.small"
-}
-
-resource "aviatrix_mcp_egress_cluster" "k8s" {
-  cloud      = "aws"
-  cluster_id = var.eks_cluster_id
-}
-
-resource "aviatrix_mcp_egress_route" "nodes" {
-  gateway         = aviatrix_mcp_egress_gateway.egress.name
-  route_table_ids = toset(var.aws_node_route_table_ids)
-}
-
-resource "aviatrix_mcp_egress_masquerade" "nodes" {
-  flavor = "eks"
-}
-"#,
-    )
+    example("fabric-aws")
 }
 
 fn azure_fabric() -> String {
-    config(
-        r#"
-variable "azure_account_name" { type = string }
-variable "azure_location" { type = string }
-variable "azure_vnet_id" { type = string }
-variable "azure_gateway_subnet_cidr" { type = string }
-variable "azure_node_route_table_ids" { type = list(string) }
-variable "aks_cluster_id" { type = string }
-
-resource "aviatrix_mcp_egress_gateway" "egress" {
-  name         = "mcp-egress-azure"
-  cloud        = "azure"
-  account_name = var.azure_account_name
-  region       = var.azure_location
-  vpc_id       = var.azure_vnet_id
-  subnet_cidr  = var.azure_gateway_subnet_cidr
-  size         = "Standard_B2ms"
-}
-
-resource "aviatrix_mcp_egress_cluster" "k8s" {
-  cloud      = "azure"
-  cluster_id = var.aks_cluster_id
-}
-
-resource "aviatrix_mcp_egress_route" "nodes" {
-  gateway         = aviatrix_mcp_egress_gateway.egress.name
-  route_table_ids = toset(var.azure_node_route_table_ids)
-}
-
-resource "aviatrix_mcp_egress_masquerade" "nodes" {
-  flavor = "aks"
-}
-"#,
-    )
+    example("fabric-azure")
 }
 
 /// The route's import ID: `<gateway>,<destination_cidr>,<route table ID>...`.
@@ -267,7 +206,7 @@ fn an_apply_interrupted_while_the_gateway_is_created_is_finished_by_the_next() {
     }
     let mut apply = ws.spawn(&["apply", "-auto-approve", "-no-color"]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !gateway_names(&lab).contains("mcp-egress-aws") {
+    while !gateway_names(&lab).contains("mcp-egress") {
         assert!(Instant::now() < deadline, "the gateway's creation never started");
         assert!(apply.try_wait().unwrap().is_none(), "apply ended before the gateway was being created");
         std::thread::sleep(Duration::from_millis(200));
@@ -279,7 +218,7 @@ fn an_apply_interrupted_while_the_gateway_is_created_is_finished_by_the_next() {
     assert!(!interrupted.status.success(), "an interrupted apply fails");
 
     ws.run(&["apply", "-auto-approve", "-no-color"]).expect_code(0, "the apply after the interruption");
-    assert_eq!(gateway_names(&lab), BTreeSet::from(["mcp-egress-aws".to_string()]), "one gateway, not two");
+    assert_eq!(gateway_names(&lab), BTreeSet::from(["mcp-egress".to_string()]), "one gateway, not two");
     ws.run(&["plan", "-detailed-exitcode", "-no-color"]).expect_code(0, "a plan after convergence");
     ws.run(&["destroy", "-auto-approve", "-no-color"]).expect_code(0, "destroy");
     let (clean, diff) = lab.diff();

@@ -28,7 +28,7 @@ resource "aviatrix_mcp_egress_gateway" "egress" {
   size         = "t3.small"
 }
 
-resource "aviatrix_mcp_egress_cluster" "eks" {
+resource "aviatrix_mcp_egress_cluster" "k8s" {
   cloud      = "aws"
   cluster_id = var.eks_cluster_id
 }
@@ -55,5 +55,5 @@ output "routes_pointed_at_before" {
 }
 
 output "cluster_status" {
-  value = aviatrix_mcp_egress_cluster.eks.status
+  value = aviatrix_mcp_egress_cluster.k8s.status
 }
