@@ -57,6 +57,21 @@ impl Kube {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A JSON merge patch (`application/merge-patch+json`): (status, JSON body or Null).
+    pub async fn send_patch(&self, path: &str, patch: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .patch(format!("{}{path}", self.server))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/merge-patch+json")
+            .body(patch.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// The FirewallPolicy CRD with the identity the k8s-firewall chart gives it (reference §4.3), and the
     /// `obot-mcp` namespace.
     pub async fn install_firewall_policy_crd_and_namespace(&self) {
