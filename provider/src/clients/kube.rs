@@ -12,6 +12,8 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::retry::{with_retries, Budget, Retryable};
 use crate::provider::KubernetesSettings;
@@ -146,6 +148,48 @@ impl KubeClient {
         }
     }
 
+    fn api<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// A namespaced object, or `None` when there is none.
+    async fn get<K>(&self, namespace: &str, name: &str, budget: &Budget) -> Result<Option<K>, KubeError>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let kind = K::kind(&Default::default()).to_string();
+        let (call, what) = (format!("get {kind}"), format!("{kind} {namespace}/{name}"));
+        let api = self.api::<K>(namespace);
+        with_retries(budget, &call, || async { api.get_opt(name).await.map_err(|e| self.classify(&call, &what, e)) })
+            .await
+    }
+
+    /// Replaces a namespaced object; `object` carries the resourceVersion it was read at, so a change made in
+    /// between is a conflict rather than lost.
+    async fn replace<K>(&self, namespace: &str, object: &K, budget: &Budget) -> Result<K, KubeError>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let kind = K::kind(&Default::default()).to_string();
+        let name = object.meta().name.clone().unwrap_or_default();
+        let (call, what) = (format!("replace {kind}"), format!("{kind} {namespace}/{name}"));
+        let api = self.api::<K>(namespace);
+        with_retries(budget, &call, || async {
+            api.replace(&name, &PostParams::default(), object).await.map_err(|e| self.classify(&call, &what, e))
+        })
+        .await
+    }
+
     /// The ConfigMap, or `None` when there is none.
     pub async fn config_map(
         &self,
@@ -153,12 +197,7 @@ impl KubeClient {
         name: &str,
         budget: &Budget,
     ) -> Result<Option<ConfigMap>, KubeError> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
-        let what = format!("ConfigMap {namespace}/{name}");
-        with_retries(budget, "get ConfigMap", || async {
-            api.get_opt(name).await.map_err(|e| self.classify("get ConfigMap", &what, e))
-        })
-        .await
+        self.get(namespace, name, budget).await
     }
 
     /// Creates the ConfigMap; fails with a conflict if one appeared meanwhile.
@@ -168,7 +207,7 @@ impl KubeClient {
         cm: &ConfigMap,
         budget: &Budget,
     ) -> Result<ConfigMap, KubeError> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let api = self.api::<ConfigMap>(namespace);
         let what = format!("ConfigMap {namespace}/{}", cm.metadata.name.as_deref().unwrap_or(""));
         with_retries(budget, "create ConfigMap", || async {
             api.create(&PostParams::default(), cm).await.map_err(|e| self.classify("create ConfigMap", &what, e))
@@ -176,23 +215,14 @@ impl KubeClient {
         .await
     }
 
-    /// Replaces the ConfigMap; `cm` carries the resourceVersion it was read at, so a change made in between
-    /// is a conflict rather than lost.
+    /// Replaces the ConfigMap, as read (see `replace`).
     pub async fn replace_config_map(
         &self,
         namespace: &str,
         cm: &ConfigMap,
         budget: &Budget,
     ) -> Result<ConfigMap, KubeError> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
-        let name = cm.metadata.name.clone().unwrap_or_default();
-        let what = format!("ConfigMap {namespace}/{name}");
-        with_retries(budget, "replace ConfigMap", || async {
-            api.replace(&name, &PostParams::default(), cm)
-                .await
-                .map_err(|e| self.classify("replace ConfigMap", &what, e))
-        })
-        .await
+        self.replace(namespace, cm, budget).await
     }
 
     /// Deletes the ConfigMap if it is still at `resource_version`; one already gone is success.
@@ -203,7 +233,7 @@ impl KubeClient {
         resource_version: Option<String>,
         budget: &Budget,
     ) -> Result<(), KubeError> {
-        let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), namespace);
+        let api = self.api::<ConfigMap>(namespace);
         let what = format!("ConfigMap {namespace}/{name}");
         let params = DeleteParams {
             preconditions: resource_version
@@ -227,30 +257,17 @@ impl KubeClient {
         name: &str,
         budget: &Budget,
     ) -> Result<Option<DaemonSet>, KubeError> {
-        let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
-        let what = format!("DaemonSet {namespace}/{name}");
-        with_retries(budget, "get DaemonSet", || async {
-            api.get_opt(name).await.map_err(|e| self.classify("get DaemonSet", &what, e))
-        })
-        .await
+        self.get(namespace, name, budget).await
     }
 
-    /// Replaces the DaemonSet; `ds` carries the resourceVersion it was read at.
+    /// Replaces the DaemonSet, as read (see `replace`).
     pub async fn replace_daemon_set(
         &self,
         namespace: &str,
         ds: &DaemonSet,
         budget: &Budget,
     ) -> Result<DaemonSet, KubeError> {
-        let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
-        let name = ds.metadata.name.clone().unwrap_or_default();
-        let what = format!("DaemonSet {namespace}/{name}");
-        with_retries(budget, "replace DaemonSet", || async {
-            api.replace(&name, &PostParams::default(), ds)
-                .await
-                .map_err(|e| self.classify("replace DaemonSet", &what, e))
-        })
-        .await
+        self.replace(namespace, ds, budget).await
     }
 
     /// Every node, for their labels.
