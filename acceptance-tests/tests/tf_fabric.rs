@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::lab::{objects, Lab};
 use common::steps::{Case, Step};
-use common::terraform::Workspace;
+use common::terraform::{route_import_id, Workspace};
 use common::tools::repo_root;
 use serde_json::{json, Value};
 use terraform_provider_aviatrix::clients::aws::{AwsClient, RouteTarget};
@@ -35,18 +35,6 @@ fn aws_fabric() -> String {
 
 fn azure_fabric() -> String {
     example("fabric-azure")
-}
-
-/// The route's import ID: `<gateway>,<destination_cidr>,<route table ID>...`.
-fn route_import_id(values: &Value) -> String {
-    let tables: Vec<&str> =
-        values["route_table_ids"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    format!(
-        "{},{},{}",
-        values["gateway"].as_str().unwrap_or(""),
-        values["destination_cidr"].as_str().unwrap_or(""),
-        tables.join(",")
-    )
 }
 
 fn budget() -> Budget {

@@ -6,8 +6,8 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{config, lab_aws_gateway};
-use serde_json::{json, Value};
+use common::terraform::{config, lab_aws_gateway, route_import_id};
+use serde_json::json;
 
 const ROUTE: &str = "aviatrix_mcp_egress_route.nodes";
 
@@ -24,18 +24,6 @@ resource "aviatrix_mcp_egress_route" "nodes" {
     config(&format!("{}{route}", lab_aws_gateway("  size = \"t3.small\"")))
 }
 
-/// The route's import ID: `<gateway>,<destination_cidr>,<route table ID>...`.
-fn import_id(values: &Value) -> String {
-    let tables: Vec<&str> =
-        values["route_table_ids"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    format!(
-        "{},{},{}",
-        values["gateway"].as_str().unwrap_or(""),
-        values["destination_cidr"].as_str().unwrap_or(""),
-        tables.join(",")
-    )
-}
-
 #[test]
 fn node_routes_go_through_the_gateway_and_destroy_restores_them() {
     Case::new("the baseline node tables through an AWS gateway")
@@ -46,7 +34,7 @@ fn node_routes_go_through_the_gateway_and_destroy_restores_them() {
                 .expect_attr_set(ROUTE, "target")
                 .expect_attr_set(ROUTE, "previous_targets"),
         )
-        .step(Step::import(ROUTE).id_from(import_id))
+        .step(Step::import(ROUTE).id_from(route_import_id))
         .step(Step::import("aviatrix_mcp_egress_gateway.egress"))
         .run();
 }

@@ -50,6 +50,18 @@ resource "aviatrix_mcp_egress_gateway" "egress" {{
     )
 }
 
+/// A route's import ID from the values a state holds for it: `<gateway>,<destination_cidr>,<table>...`.
+pub fn route_import_id(values: &serde_json::Value) -> String {
+    let tables: Vec<&str> =
+        values["route_table_ids"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_str).collect();
+    format!(
+        "{},{},{}",
+        values["gateway"].as_str().unwrap_or(""),
+        values["destination_cidr"].as_str().unwrap_or(""),
+        tables.join(",")
+    )
+}
+
 /// The directory holding `terraform-provider-aviatrix`.
 pub fn provider_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("MCP_EGRESS_PROVIDER_DIR") {

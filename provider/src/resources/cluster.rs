@@ -346,7 +346,7 @@ impl Resource for ClusterResource {
             None => {
                 let account_id = match &planned.account_name {
                     Some(account) if planned.self_managed.unwrap_or(false) => {
-                        account_id(&client, account, &budget).await?
+                        super::account_number(&client, account, &budget).await?
                     }
                     _ => String::new(),
                 };
@@ -488,23 +488,4 @@ impl Resource for ClusterResource {
 /// The cluster's own name: the last part of an EKS ARN or AKS resource ID.
 fn cluster_name(cluster_id: &str) -> String {
     cluster_id.rsplit('/').next().unwrap_or(cluster_id).to_string()
-}
-
-/// The account number (AWS) or subscription (Azure) of a controller access account.
-async fn account_id(client: &ControllerClient, account: &str, budget: &Budget) -> Result<String, Diagnostics> {
-    let accounts =
-        client.query("list_accounts", &[], budget).await.map_err(|e| failed("list the controller's accounts", e))?;
-    accounts["account_list"]
-        .as_array()
-        .and_then(|l| l.iter().find(|a| a["account_name"] == account))
-        .and_then(|a| a["account_number"].as_str())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            invalid(
-                "account_name",
-                "Unknown account",
-                format!("account_name = {account:?}: the controller has no access account of that name."),
-            )
-            .into()
-        })
 }

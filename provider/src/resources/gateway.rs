@@ -192,7 +192,7 @@ impl GatewayResource {
                 let vpc_id = match kept {
                     Some(id) => id,
                     None => {
-                        let subscription = account_subscription(client, &g.account_name, budget).await?;
+                        let subscription = super::account_number(client, &g.account_name, budget).await?;
                         format!("/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Network/virtualNetworks/{vnet}")
                     }
                 };
@@ -223,24 +223,6 @@ impl GatewayResource {
             timeouts: prior.and_then(|p| p.timeouts.clone()),
         })
     }
-}
-
-/// The subscription (Azure) or account number (AWS) of a controller access account.
-async fn account_subscription(
-    client: &ControllerClient,
-    account: &str,
-    budget: &Budget,
-) -> Result<String, Diagnostics> {
-    let accounts =
-        client.query("list_accounts", &[], budget).await.map_err(|e| failed("list the controller's accounts", e))?;
-    accounts["account_list"]
-        .as_array()
-        .and_then(|l| l.iter().find(|a| a["account_name"] == account))
-        .and_then(|a| a["account_number"].as_str())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            failed("read the gateway's account", format!("the controller has no access account named {account:?}"))
-        })
 }
 
 /// True when a reported gateway is the one `planned` describes (so a retried create may adopt it).

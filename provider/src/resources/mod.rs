@@ -78,6 +78,30 @@ pub fn failed(doing: &str, error: impl std::fmt::Display) -> Diagnostics {
     Diagnostic::error(format!("Failed to {doing}"), error.to_string()).into()
 }
 
+/// The account number (AWS) or subscription (Azure) of the controller's access account `account`; an
+/// unknown account is an error on `account_name`.
+pub async fn account_number(
+    client: &crate::clients::controller::ControllerClient,
+    account: &str,
+    budget: &Budget,
+) -> Result<String, Diagnostics> {
+    let accounts =
+        client.query("list_accounts", &[], budget).await.map_err(|e| failed("list the controller's accounts", e))?;
+    accounts["account_list"]
+        .as_array()
+        .and_then(|l| l.iter().find(|a| a["account_name"] == account))
+        .and_then(|a| a["account_number"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            invalid(
+                "account_name",
+                "Unknown account",
+                format!("account_name = {account:?}: the controller has no access account of that name."),
+            )
+            .into()
+        })
+}
+
 /// Checks an IPv4 CIDR given as a network address, such as `10.0.1.0/24`.
 pub fn check_cidr(attr: &str, value: &str) -> Option<Diagnostic> {
     let summary = "Invalid CIDR";
