@@ -5,7 +5,7 @@
 mod common;
 
 use common::steps::{Case, Step};
-use common::terraform::{config, provider_dir, Workspace, REQUIRED_PROVIDERS};
+use common::terraform::{config, provider_dir, Workspace};
 use common::tools::repo_root;
 use serde_json::json;
 
@@ -29,7 +29,7 @@ fn the_schema_marks_secrets_sensitive_and_names_their_variables() {
 fn the_registry_example_plans() {
     let example =
         std::fs::read_to_string(repo_root().join("examples/provider/provider.tf")).expect("the provider example");
-    Case::new("the provider's registry example").step(Step::plan(&format!("{REQUIRED_PROVIDERS}{example}"))).run();
+    Case::new("the provider's registry example").step(Step::plan(&example)).run();
 }
 
 /// The README's "Using it" configuration, which names ours `mcpegress` beside the official provider, works as
