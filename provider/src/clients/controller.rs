@@ -328,36 +328,21 @@ impl ControllerClient {
         C: Fn() -> F,
         F: std::future::Future<Output = Result<Option<Value>, ControllerError>>,
     {
-        let started = Instant::now();
-        let mut backoff = super::retry::Backoff::default();
-        loop {
-            let error = match self.send(&call, budget).await {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
-            };
-            // Nothing was done when the controller could not be reached or refused the session.
-            let unsent = matches!(error, ControllerError::Unreachable { .. } | ControllerError::SessionExpired { .. });
-            if !unsent && !error.fate_unknown() {
-                return Err(error);
-            }
-            if !unsent {
-                tracing::info!(call = %call.name(), %error, "reading back before retrying: the controller may have done it");
-                if let Some(done) = confirm().await? {
-                    return Ok(done);
+        // The one retry loop; what differs from a read is the read-back before a resend. Nothing was done
+        // when the controller could not be reached or refused the session, so those are resent as they are.
+        with_retries(budget, &call.name(), || async {
+            match self.send(&call, budget).await {
+                Err(error) if error.fate_unknown() => {
+                    tracing::info!(call = %call.name(), %error, "reading back before retrying: the controller may have done it");
+                    match confirm().await? {
+                        Some(done) => Ok(done),
+                        None => Err(error),
+                    }
                 }
+                other => other,
             }
-            let delay = backoff.next_delay(error.retry_after().unwrap_or_default());
-            if delay >= budget.remaining() {
-                return Err(error.out_of_time(started.elapsed()));
-            }
-            if !budget.sleep(delay).await {
-                return Err(if budget.cancel.is_cancelled() {
-                    ControllerError::Cancelled
-                } else {
-                    error.out_of_time(started.elapsed())
-                });
-            }
-        }
+        })
+        .await
     }
 
     /// A v2 form action that only reads; returns its `results`.
