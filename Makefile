@@ -26,7 +26,7 @@ bench-protocol:
 	@python3 scripts/bench_protocol.py
 
 bench-policy:
-	$(CARGO) bench -p terraform-provider-aviatrix --bench policy
+	$(CARGO) bench -p mcp-egress-policy --bench policy
 
 fmt:
 	$(CARGO) fmt --all

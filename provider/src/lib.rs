@@ -12,6 +12,7 @@ pub mod data_sources;
 pub mod docs;
 pub mod functions;
 pub mod plugin;
-pub mod policy;
+/// The policy model, its own crate (`provider/policy`) so that the lab's enforcement point evaluates the same code.
+pub use mcp_egress_policy as policy;
 pub mod provider;
 pub mod resources;

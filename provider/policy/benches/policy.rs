@@ -4,8 +4,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use terraform_provider_aviatrix::policy::matcher::linear_permitting;
-use terraform_provider_aviatrix::policy::{Domain, DomainPattern, Matcher};
+use mcp_egress_policy::matcher::linear_permitting;
+use mcp_egress_policy::{Domain, DomainPattern, Matcher};
 
 /// Deterministic patterns: a mix of exact names and wildcards over a spread of zones.
 fn patterns(n: usize) -> Vec<DomainPattern> {
