@@ -501,7 +501,7 @@ impl ServerResource {
         Ok(Diagnosed::new(state).with(Diagnostic::error(
             "The controller never reconciled the FirewallPolicy",
             format!(
-                "FirewallPolicy {}/{} (generation {}) was written, but within {waited:?} the Aviatrix controller did not report it reconciled (status.lastReconciledGeneration). Check that the cluster is onboarded and Connected (aviatrix_mcp_egress_cluster) and that the controller's feature flags k8s and k8s_dcf_policies are on. The policy stays in place and in state; the next apply picks it up.",
+                "FirewallPolicy {}/{} (generation {}) was written, but within {waited:?} the Aviatrix controller did not report it reconciled (status.lastReconciledGeneration). Check that the cluster is onboarded and Connected (aviatrix_mcp_egress_cluster) and that the controller's feature flags k8s and k8s_dcf_policies are on. The policy stays in place and in state (Terraform marks a failed create tainted), so nothing is orphaned; the next apply writes it again and waits.",
                 desired.namespace,
                 policy_name(&desired.name),
                 policy.metadata.generation.unwrap_or(1)
