@@ -71,7 +71,8 @@ fn rulesets_of(lab: &Lab, policy: &str) -> Vec<Value> {
 
 #[test]
 fn a_server_is_reconciled_imported_corrected_after_drift_updated_in_place_and_leaves_nothing() {
-    let first = server(r#"  domains    = ["api.github.com", "*.githubusercontent.com"]"#);
+    // Written in normal form, so the import (which reads the normal form back) agrees with the apply.
+    let first = server(r#"  domains    = ["*.githubusercontent.com", "api.github.com"]"#);
     let second = server(r#"  domains    = ["api.github.com", "*.githubusercontent.com", "pypi.org"]"#);
     Case::new("one MCP server's tier 2")
         .teardown(remove_crd_and_namespace)

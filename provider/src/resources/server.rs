@@ -498,7 +498,7 @@ impl ServerResource {
             return Ok(state.into());
         }
         let waited = Timeouts::get(state.timeouts.as_ref(), op, TIMEOUT).unwrap_or(TIMEOUT);
-        Ok(Diagnosed::new(state).with(Diagnostic::error(
+        Ok(Diagnosed::incomplete(state, Diagnostic::error(
             "The controller never reconciled the FirewallPolicy",
             format!(
                 "FirewallPolicy {}/{} (generation {}) was written, but within {waited:?} the Aviatrix controller did not report it reconciled (status.lastReconciledGeneration). Check that the cluster is onboarded and Connected (aviatrix_mcp_egress_cluster) and that the controller's feature flags k8s and k8s_dcf_policies are on. The policy stays in place and in state (Terraform marks a failed create tainted), so nothing is orphaned; the next apply writes it again and waits.",
