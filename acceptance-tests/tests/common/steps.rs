@@ -37,8 +37,11 @@ pub struct Case {
     name: String,
     needs: Option<(u32, u32, String)>,
     steps: Vec<Step>,
-    teardown: Option<Box<dyn FnOnce(&Lab)>>,
+    teardown: Option<Teardown>,
 }
+
+/// What a case removes after its final destroy (see [`Case::teardown`]).
+type Teardown = Box<dyn FnOnce(&Lab)>;
 
 /// One action of a [`Case`] and what it must show.
 pub struct Step {
@@ -433,7 +436,7 @@ fn destroy_and_check(lab: &Lab, ws: &Workspace) -> Outcome {
 }
 
 /// [`destroy_and_check`] with the case's teardown between the destroy and the diff.
-fn destroy_and_check_with(lab: &Lab, ws: &Workspace, teardown: Option<Box<dyn FnOnce(&Lab)>>) -> Outcome {
+fn destroy_and_check_with(lab: &Lab, ws: &Workspace, teardown: Option<Teardown>) -> Outcome {
     let destroyed = destroy_only(ws);
     if let Some(remove) = teardown {
         catch_unwind(AssertUnwindSafe(|| remove(lab))).map_err(|panic| format!("teardown: {}", panic_text(&*panic)))?;

@@ -73,6 +73,15 @@ impl TfType for Egress {
 
 /// Tier 2 for one MCP server: the domains its pods may reach, as a FirewallPolicy the Aviatrix controller
 /// enforces on the egress gateway. Apply waits until the controller has reconciled it.
+///
+/// Writes FirewallPolicy `mcp-egress-<name>` (labels `app.kubernetes.io/managed-by =
+/// terraform-provider-aviatrix`, `mcp-egress.aviatrix.com/server = <name>`) in the shape Obot's network
+/// policy controller uses, with permit rules `tier2-<name>` (and `tier2-<name>-<port>` for each further port
+/// range) and no deny rule of its own: the namespace's default deny is tier 3. `domains = []` is one deny
+/// rule `tier2-<name>` (zero egress). When the controller does not reconcile within the timeout (cluster not
+/// onboarded or not Connected, flags `k8s` or `k8s_dcf_policies` off), apply fails and the object stays, in
+/// state. Destroy deletes the policy and waits until it and the controller's ruleset are gone; give the
+/// resource `depends_on` the cluster's resource so it goes first. Import ID: `<namespace>/<name>`.
 #[derive(Clone, Debug, Serialize, Deserialize, TfSchema)]
 pub struct ServerState {
     /// `<namespace>/<name>`, also the import ID.
