@@ -152,14 +152,14 @@ fn a_server_is_reconciled_imported_corrected_after_drift_updated_in_place_and_le
 }
 
 #[test]
-fn zero_egress_and_several_port_ranges_are_written_as_rules_of_the_server() {
+fn zero_egress_then_port_ranges_written_through_conflicts_are_rules_of_the_server() {
     let zero = server(r#"  domains    = []"#);
     let ranges = server(
         r#"  domains    = ["api.github.com"]
   ports      = [443, 8080, 8081, 8082]
   pod_selector = { app = "github", "mcp-user-id" = "u1" }"#,
     );
-    Case::new("zero egress, then port ranges")
+    Case::new("zero egress, then port ranges through 409s")
         .teardown(remove_crd_and_namespace)
         .step(Step::outside("the k8s-firewall CRD and the MCP namespace are installed", install_crd_and_namespace))
         .step(Step::apply(&zero).expect_attr(SERVER, "reconciled", json!(true)))
@@ -174,7 +174,13 @@ fn zero_egress_and_several_port_ranges_are_written_as_rules_of_the_server() {
             assert_eq!(rulesets_of(lab, POLICY)[0]["data"]["policies"][0]["action"], "DENY");
         }))
         .step(Step::import(SERVER))
+        .step(Step::outside("half the Kubernetes API's writes answer 409 Conflict", |lab| {
+            let args = ["fault", "--target", "kubernetes", "--kind", "conflict", "--rate", "0.5", "--writes-only"];
+            let output = lab.cli(&args);
+            assert!(output.status.success(), "{output:?}");
+        }))
         .step(Step::apply(&ranges).expect_attr(SERVER, "ports", json!([443, 8080, 8081, 8082])))
+        .step(Step::outside("the conflicts stop", |lab| lab.fault("kubernetes", "conflict", "0", "0")))
         .step(Step::outside("443 and 8080-8082 are two permit rules", |lab| {
             let (_, policy) = block_on(Kube::from_lab(lab).policy(POLICY));
             let rules: Vec<(Value, Value, Value)> = policy["spec"]["rules"]
