@@ -170,7 +170,8 @@ impl Desired {
             .clone()
             .unwrap_or_else(|| vec![443])
             .into_iter()
-            .map(|p| u16::try_from(p).map_err(|_| Diagnostics::from(port_error(0, p))))
+            .enumerate()
+            .map(|(i, p)| u16::try_from(p).ok().filter(|&p| p > 0).ok_or_else(|| Diagnostics::from(port_error(i, p))))
             .collect::<Result<_, _>>()?;
         ports.sort_unstable();
         ports.dedup();
