@@ -3,7 +3,8 @@
 //! the server's FirewallPolicy and returns once the controller has reconciled it into a ruleset; import,
 //! drift made with the Kubernetes API, a domain change in place, bad values refused at plan, `egress =
 //! "allow"` warned about; a missing CRD and a controller that does not reconcile fail with what to do, and
-//! what the failed apply wrote is picked up by the next; destroy leaves no FirewallPolicy and no ruleset.
+//! what the failed apply wrote is picked up by the next; a policy an interrupted create left is adopted,
+//! someone else's is refused; destroy leaves no FirewallPolicy and no ruleset.
 
 mod common;
 mod lab_kube;
@@ -299,5 +300,36 @@ fn a_policy_of_that_name_that_is_not_ours_is_an_error_naming_it() {
                 .expect_error(r"FirewallPolicy obot-mcp/mcp-egress-github exists and is not managed by this provider")
                 .expect_no_resource(SERVER),
         )
+        .run();
+}
+
+#[test]
+fn a_policy_left_by_an_interrupted_create_is_adopted_not_duplicated() {
+    Case::new("an interrupted create")
+        .teardown(remove_crd_and_namespace)
+        .step(Step::outside("the CRD, the namespace, and mcp-egress-github as a create left it", |lab| {
+            let kube = Kube::from_lab(lab);
+            block_on(async {
+                kube.install_firewall_policy_crd_and_namespace().await;
+                let left = json!({"apiVersion": "networking.aviatrix.com/v1alpha1", "kind": "FirewallPolicy",
+                                  "metadata": {"name": POLICY, "namespace": "obot-mcp",
+                                               "labels": {"app.kubernetes.io/managed-by": "terraform-provider-aviatrix",
+                                                          "mcp-egress.aviatrix.com/server": "github"}},
+                                  "spec": {"rules": [{"name": "tier2-github", "action": "deny", "protocol": "any",
+                                                      "destinationSmartGroups": [{"uuid": "00000000-0000-0000-0000-000000000000"}]}]}});
+                let (status, body) = kube.send(reqwest::Method::POST, lab_kube::POLICIES, Some(left)).await;
+                assert_eq!(status, 201, "{body}");
+            });
+        }))
+        .step(
+            Step::apply(&server(r#"  domains    = ["api.github.com"]"#))
+                .expect_attr(SERVER, "generation", json!(2))
+                .expect_attr(SERVER, "reconciled", json!(true)),
+        )
+        .step(Step::outside("one policy, now the server's, and one ruleset", |lab| {
+            let (_, policy) = block_on(Kube::from_lab(lab).policy(POLICY));
+            assert_eq!(policy["spec"]["webGroups"][0]["domains"], json!(["api.github.com"]), "{policy}");
+            assert_eq!(rulesets_of(lab, POLICY).len(), 1);
+        }))
         .run();
 }
