@@ -328,6 +328,9 @@ pub struct FaultRequest {
     pub kind: FaultKind,
     pub rate: f64,
     pub delay_ms: u64,
+    /// Only writes are eligible (where the emulator tells reads from writes).
+    #[serde(default)]
+    pub writes_only: bool,
 }
 
 /// The admin endpoint's error: plain text, HTTP 400 or 500.
@@ -388,7 +391,11 @@ async fn admin_fault(
             format!("no emulator {:?} in this lab; targets: {}", request.target, targets.join(", ")),
         );
     };
-    let setting = FaultSetting { rate: request.rate, ..FaultSetting::always(request.kind, request.delay_ms) };
+    let setting = FaultSetting {
+        rate: request.rate,
+        writes_only: request.writes_only,
+        ..FaultSetting::always(request.kind, request.delay_ms)
+    };
     match emulator.faults().set(emulator.target(), setting) {
         Ok(()) => {
             crate::http::log(

@@ -85,6 +85,9 @@ enum Command {
         /// Delay for `slow` and `slow-task`, Retry-After for `throttle`.
         #[arg(long, default_value_t = 2000)]
         delay_ms: u64,
+        /// Only writes get the fault; reads pass (for emulators that tell them apart, such as kubernetes).
+        #[arg(long)]
+        writes_only: bool,
     },
     /// Reboot the controller: sessions end and the feature flags a reboot resets go off.
     RebootController {
@@ -148,8 +151,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Down { lab } => down(&lab.dir),
         Command::Status { lab } => status(&lab.dir).await,
         Command::Inventory { lab, diff } => inventory(&lab.dir, diff).await,
-        Command::Fault { lab, target, kind, rate, delay_ms } => {
-            let request = FaultRequest { target, kind, rate, delay_ms };
+        Command::Fault { lab, target, kind, rate, delay_ms, writes_only } => {
+            let request = FaultRequest { target, kind, rate, delay_ms, writes_only };
             let active =
                 admin(&lab.dir, reqwest::Method::POST, "/fault", Some(serde_json::to_value(&request)?)).await?;
             println!("{}", serde_json::to_string_pretty(&active)?);

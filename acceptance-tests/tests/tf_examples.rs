@@ -1,13 +1,17 @@
 //! Every folder under examples/ is a runnable root module: with nothing but the lab's lab.env in the
 //! environment (its TF_VAR_ variables give the examples their inputs), each applies as it stands, re-plans
-//! empty, and destroys to a lab back at its baseline.
+//! empty, and destroys to a lab back at its baseline. Examples of MCP servers need what a cluster has once
+//! the k8s-firewall chart is installed and Obot runs: the FirewallPolicy CRD and the `obot-mcp` namespace,
+//! which the test puts in place for them and removes after their destroy.
 
 mod common;
+mod lab_kube;
 
 use std::path::{Path, PathBuf};
 
 use common::steps::{Case, Step};
 use common::tools::repo_root;
+use lab_kube::{block_on, Kube};
 
 /// Every folder under examples/ that holds `.tf` files, and their text joined in name order.
 fn roots() -> Vec<(PathBuf, String)> {
@@ -32,17 +36,25 @@ fn roots() -> Vec<(PathBuf, String)> {
 fn every_example_folder_applies_with_only_lab_env() {
     let roots = roots();
     assert!(
-        roots.len() >= 9,
-        "examples/ holds the provider, quickstart, data source, two functions and four resources: {roots:?}",
+        roots.len() >= 11,
+        "examples/ holds the provider, quickstart, two data sources, two functions and five resources: {roots:?}",
         roots = roots.iter().map(|(p, _)| p).collect::<Vec<_>>()
     );
     let mut failures = Vec::new();
     for (dir, text) in roots {
         let name = dir.strip_prefix(repo_root()).unwrap().display().to_string();
-        let case = Case::new(&name)
-            .needs_terraform(1, 8, "the examples use provider-defined functions")
-            .step(Step::apply(&text))
-            .step(Step::destroy());
+        let mut case = Case::new(&name).needs_terraform(1, 8, "the examples use provider-defined functions");
+        if text.contains("aviatrix_mcp_egress_server") {
+            // The case's own end destroys, then removes the CRD and namespace, then checks the lab.
+            case = case
+                .teardown(|lab| block_on(Kube::from_lab(lab).remove_firewall_policy_crd_and_namespace()))
+                .step(Step::outside("the k8s-firewall CRD and the obot-mcp namespace are installed", |lab| {
+                    block_on(Kube::from_lab(lab).install_firewall_policy_crd_and_namespace())
+                }))
+                .step(Step::apply(&text));
+        } else {
+            case = case.step(Step::apply(&text)).step(Step::destroy());
+        }
         if let Err(why) = case.try_run() {
             failures.push(why);
         }

@@ -15,6 +15,7 @@ use crate::clients::azure::AzureClient;
 use crate::clients::controller::ControllerClient;
 use crate::clients::kube::KubeClient;
 use crate::data_sources::domains::DomainsDataSource;
+use crate::data_sources::inventory::InventoryDataSource;
 use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
@@ -22,6 +23,7 @@ use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
 use crate::resources::masquerade::MasqueradeResource;
 use crate::resources::route::RouteResource;
+use crate::resources::server::ServerResource;
 
 /// Configuration of the Aviatrix MCP egress provider. Every attribute may instead come from the
 /// environment variable named in its description; the block's value wins over the environment.
@@ -442,7 +444,7 @@ impl Provider for AviatrixProvider {
     }
 
     fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>> {
-        vec![Arc::new(DomainsDataSource)]
+        vec![Arc::new(DomainsDataSource), Arc::new(InventoryDataSource { provider: self.clone() })]
     }
 
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {
@@ -451,6 +453,7 @@ impl Provider for AviatrixProvider {
             Arc::new(RouteResource { provider: self.clone() }),
             Arc::new(MasqueradeResource { provider: self.clone() }),
             Arc::new(ClusterResource { provider: self.clone() }),
+            Arc::new(ServerResource { provider: self.clone() }),
         ]
     }
 

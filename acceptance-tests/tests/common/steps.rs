@@ -37,7 +37,11 @@ pub struct Case {
     name: String,
     needs: Option<(u32, u32, String)>,
     steps: Vec<Step>,
+    teardown: Option<Teardown>,
 }
+
+/// What a case removes after its final destroy (see [`Case::teardown`]).
+type Teardown = Box<dyn FnOnce(&Lab)>;
 
 /// One action of a [`Case`] and what it must show.
 pub struct Step {
@@ -45,6 +49,7 @@ pub struct Step {
     config: Option<String>,
     checks: Vec<Check>,
     error: Option<ExpectedError>,
+    warning: Option<Regex>,
     plan: Option<PlanShows>,
 }
 
@@ -87,12 +92,19 @@ type Outcome = Result<(), String>;
 
 impl Case {
     pub fn new(name: &str) -> Case {
-        Case { name: name.to_string(), needs: None, steps: Vec::new() }
+        Case { name: name.to_string(), needs: None, steps: Vec::new(), teardown: None }
     }
 
     /// The case needs Terraform `major.minor` for `what`; with an older one it prints `SKIP:` and passes.
     pub fn needs_terraform(mut self, major: u32, minor: u32, what: &str) -> Case {
         self.needs = Some((major, minor, what.to_string()));
+        self
+    }
+
+    /// What the case set up behind Terraform's back and must remove itself (a CRD, a namespace): run after
+    /// the final destroy and before `inventory --diff`, pass or fail. A panic in it fails the case.
+    pub fn teardown(mut self, remove: impl FnOnce(&Lab) + 'static) -> Case {
+        self.teardown = Some(Box::new(remove));
         self
     }
 
@@ -132,7 +144,9 @@ impl Case {
                 break;
             }
         }
-        if let Err(why) = destroy_and_check(&lab, &ws) {
+        let teardown = self.teardown;
+        let destroyed = destroy_and_check_with(&lab, &ws, teardown);
+        if let Err(why) = destroyed {
             failures.push(format!("case {:?}, at its end: {why}", self.name));
         }
         if failures.is_empty() {
@@ -145,7 +159,7 @@ impl Case {
 
 impl Step {
     fn new(action: Action, config: Option<String>) -> Step {
-        Step { action, config, checks: Vec::new(), error: None, plan: None }
+        Step { action, config, checks: Vec::new(), error: None, warning: None, plan: None }
     }
 
     /// `terraform apply` of `config`, then the checks, then a re-plan that must be empty.
@@ -247,6 +261,12 @@ impl Step {
         self
     }
 
+    /// For a plan that succeeds: one of its warnings matches `pattern` ("summary: detail", as for errors).
+    pub fn expect_warning(mut self, pattern: &str) -> Step {
+        self.warning = Some(Regex::new(pattern).unwrap_or_else(|e| panic!("expect_warning({pattern:?}): {e}")));
+        self
+    }
+
     /// For a plan: it changes nothing (`plan -detailed-exitcode` exits 0).
     pub fn expect_no_changes(mut self) -> Step {
         self.plan = Some(PlanShows::NoChanges);
@@ -272,8 +292,8 @@ impl Step {
     }
 
     fn run(self, lab: &Lab, ws: &Workspace) -> Outcome {
-        if self.plan.is_some() && !matches!(self.action, Action::Plan) {
-            return Err("expect_no_changes and expect_changes are for plan steps".into());
+        if (self.plan.is_some() || self.warning.is_some()) && !matches!(self.action, Action::Plan) {
+            return Err("expect_no_changes, expect_changes and expect_warning are for plan steps".into());
         }
         if let Some(config) = &self.config {
             ws.write("main.tf", config);
@@ -297,9 +317,23 @@ impl Step {
                     error.check(&ws.run(&["plan", "-no-color", "-json"]), "plan")?;
                     return check_state(&self.checks, &ws.state());
                 }
-                let run = ws.run(&["plan", "-detailed-exitcode", "-no-color", "-out=step.tfplan"]);
+                let mut args = vec!["plan", "-detailed-exitcode", "-no-color", "-out=step.tfplan"];
+                if self.warning.is_some() {
+                    args.push("-json");
+                }
+                let run = ws.run(&args);
                 if run.code != 0 && run.code != 2 {
                     return Err(format!("plan failed: {}", run.describe(0)));
+                }
+                if let Some(pattern) = &self.warning {
+                    let warnings = diagnostics(&run, "warning");
+                    if !warnings.iter().any(|w| pattern.is_match(&w.text)) {
+                        let texts: Vec<&str> = warnings.iter().map(|w| w.text.as_str()).collect();
+                        return Err(format!(
+                            "no warning matches /{pattern}/; the plan's warnings:\n{}",
+                            texts.join("\n---\n")
+                        ));
+                    }
                 }
                 match &self.plan {
                     Some(PlanShows::NoChanges) if run.code != 0 => {
@@ -398,16 +432,30 @@ fn import(
 /// The end of every case, and the destroy step: destroy what the state holds, then the state must be empty
 /// and the lab must hold nothing but its baseline.
 fn destroy_and_check(lab: &Lab, ws: &Workspace) -> Outcome {
+    destroy_and_check_with(lab, ws, None)
+}
+
+/// [`destroy_and_check`] with the case's teardown between the destroy and the diff.
+fn destroy_and_check_with(lab: &Lab, ws: &Workspace, teardown: Option<Teardown>) -> Outcome {
+    let destroyed = destroy_only(ws);
+    if let Some(remove) = teardown {
+        catch_unwind(AssertUnwindSafe(|| remove(lab))).map_err(|panic| format!("teardown: {}", panic_text(&*panic)))?;
+    }
+    destroyed?;
+    let (clean, diff) = lab.diff();
+    if !clean {
+        return Err(format!("the lab is not back to its baseline (mcp-egress-lab inventory --diff):\n{diff:#}"));
+    }
+    Ok(())
+}
+
+fn destroy_only(ws: &Workspace) -> Outcome {
     if ws.path().join("terraform.tfstate").exists() {
         succeeded(ws.run(&["destroy", "-auto-approve", "-no-color"]), "destroy")?;
         let left: Vec<String> = resources(&ws.state()).iter().map(|r| r["address"].to_string()).collect();
         if !left.is_empty() {
             return Err(format!("the state still holds {} after destroy", left.join(", ")));
         }
-    }
-    let (clean, diff) = lab.diff();
-    if !clean {
-        return Err(format!("the lab is not back to its baseline (mcp-egress-lab inventory --diff):\n{diff:#}"));
     }
     Ok(())
 }
@@ -443,6 +491,11 @@ struct Reported {
 
 /// The error diagnostics of a `-json` run, and the run's plain text (what is not JSON) as one more.
 fn errors(run: &Run) -> Vec<Reported> {
+    diagnostics(run, "error")
+}
+
+/// The diagnostics of one severity of a `-json` run, and the run's plain text as one more.
+fn diagnostics(run: &Run, severity: &str) -> Vec<Reported> {
     let mut plain = String::new();
     let mut found = Vec::new();
     for line in run.stdout.lines() {
@@ -452,7 +505,7 @@ fn errors(run: &Run) -> Vec<Reported> {
             continue;
         };
         let diagnostic = &message["diagnostic"];
-        if message["type"] != "diagnostic" || diagnostic["severity"] != "error" {
+        if message["type"] != "diagnostic" || diagnostic["severity"] != severity {
             continue;
         }
         let snippet = &diagnostic["snippet"];

@@ -1,6 +1,7 @@
 //! The lab's Kubernetes API for the lab tests, reached the way kubectl would from `KUBECONFIG`, and the
 //! FirewallPolicy CRD the controller reconciles. A test module of the lab tests that drive the controller's
-//! FirewallPolicy reconciliation (`lab_reconcile`, `lab_fabric`).
+//! FirewallPolicy reconciliation (`lab_reconcile`, `lab_fabric`) and of the provider tests that need the CRD,
+//! the MCP namespace and workloads in it (`tf_server`, `tf_data_inventory`).
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
@@ -95,4 +96,82 @@ impl Kube {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+
+    /// A FirewallPolicy of `obot-mcp`, or Null with its status code.
+    pub async fn policy(&self, name: &str) -> (u16, Value) {
+        self.send(Method::GET, &format!("{POLICIES}/{name}"), None).await
+    }
+
+    /// Reads the FirewallPolicy `name`, lets `change` edit it, and writes it back (PUT, at the read
+    /// resourceVersion), as `kubectl edit` does.
+    pub async fn edit_policy(&self, name: &str, change: impl FnOnce(&mut Value)) {
+        let (status, mut policy) = self.policy(name).await;
+        assert_eq!(status, 200, "{policy}");
+        change(&mut policy);
+        let (status, body) = self.send(Method::PUT, &format!("{POLICIES}/{name}"), Some(policy)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// A Deployment of `replicas` pods labelled `labels` in `obot-mcp`, as Obot deploys an MCP server.
+    pub async fn create_deployment(&self, name: &str, labels: Value, replicas: u32) {
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "obot-mcp", "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": labels["app"]}},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "mcp", "image": "ghcr.io/obot-platform/mcp-images/stdio-wrapper:v0.24.2"}]}}}
+        });
+        let (status, body) =
+            self.send(Method::POST, "/apis/apps/v1/namespaces/obot-mcp/deployments", Some(deployment)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// Waits until `count` pods of `obot-mcp` labelled `app=<app>` run with a pod IP; returns them.
+    pub async fn wait_for_running_pods(&self, app: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, list) = self
+                .send(Method::GET, &format!("/api/v1/namespaces/obot-mcp/pods?labelSelector=app%3D{app}"), None)
+                .await;
+            assert_eq!(status, 200, "{list}");
+            let running: Vec<Value> = list["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["status"]["phase"] == "Running" && p["status"]["podIP"].is_string())
+                .cloned()
+                .collect();
+            if running.len() == count {
+                return running;
+            }
+            assert!(Instant::now() < deadline, "pods app={app} not running with IPs: {list}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Removes the `obot-mcp` namespace (and what is in it) and then the FirewallPolicy CRD, waiting until
+    /// both are gone. Fails if a FirewallPolicy is still there: removing the CRD would hide it.
+    pub async fn remove_firewall_policy_crd_and_namespace(&self) {
+        let (status, list) = self.send(Method::GET, POLICIES, None).await;
+        if status == 200 {
+            let left: Vec<&Value> =
+                list["items"].as_array().into_iter().flatten().map(|p| &p["metadata"]["name"]).collect();
+            assert!(left.is_empty(), "FirewallPolicies outlived the destroy: {left:?}");
+        }
+        let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/firewallpolicies.networking.aviatrix.com";
+        for path in ["/api/v1/namespaces/obot-mcp", crd] {
+            let (status, body) = self.send(Method::DELETE, path, None).await;
+            assert!(matches!(status, 200 | 202 | 404), "DELETE {path}: {status} {body}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while self.send(Method::GET, path, None).await.0 != 404 {
+                assert!(Instant::now() < deadline, "{path} is still there");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// Runs `future` to its end on a runtime of its own, for the synchronous steps of a provider test.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(future)
 }

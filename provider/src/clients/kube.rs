@@ -2,18 +2,25 @@
 //! block or `KUBECONFIG`, the context named or the kubeconfig's current one, never another cluster by
 //! accident: the server URL is logged once, at INFO, when the client is built.
 //!
-//! Owns every API call the resources make to the cluster (ConfigMaps, DaemonSets, nodes), with
-//! resourceVersion preconditions on writes so a change made by someone else in between is a conflict,
-//! never overwritten. 429 and 5xx answers are retried inside the caller's budget.
+//! Owns every API call the resources make to the cluster (ConfigMaps, DaemonSets, nodes, the
+//! `networking.aviatrix.com/v1alpha1` FirewallPolicy custom resources, and the Deployments, ReplicaSets and
+//! Pods of a namespace), with resourceVersion preconditions on writes so a change made by someone else in
+//! between is a conflict, never overwritten. 429 and 5xx answers are retried inside the caller's budget.
+//!
+//! FirewallPolicy is typed here ([`FirewallPolicy`]) after the k8s-firewall chart's CRD; fields this
+//! provider does not model are kept (flattened) so that reading and writing back loses nothing.
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::retry::{with_retries, Budget, Retryable};
 use crate::provider::KubernetesSettings;
@@ -68,6 +75,172 @@ impl KubeError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, KubeError::NotFound { .. })
     }
+}
+
+/// The FirewallPolicy CRD's name, as the k8s-firewall chart installs it.
+pub const FIREWALL_POLICY_CRD: &str = "firewallpolicies.networking.aviatrix.com";
+const FIREWALL_POLICY_GROUP: &str = "networking.aviatrix.com";
+const FIREWALL_POLICY_VERSION: &str = "v1alpha1";
+
+/// A `networking.aviatrix.com/v1alpha1` FirewallPolicy: DCF rules for workloads of its namespace, which the
+/// controller reconciles into a ruleset in the Kubernetes-managed position and reports in `status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FirewallPolicy {
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: FirewallPolicySpec,
+    /// Written by the controller only (status subresource).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<FirewallPolicyStatus>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirewallPolicySpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub smart_groups: Vec<PolicySmartGroup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web_groups: Vec<PolicyWebGroup>,
+    #[serde(default)]
+    pub rules: Vec<PolicyRule>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// An inline SmartGroup: workloads or addresses, matched by any of its selectors.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicySmartGroup {
+    pub name: String,
+    #[serde(default)]
+    pub selectors: Vec<SmartGroupSelector>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SmartGroupSelector {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s_namespace: Option<String>,
+    /// With `type = k8s`, Kubernetes labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// An inline WebGroup: SNI domains.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PolicyWebGroup {
+    pub name: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// One rule; its source is the workloads `selector` picks in the policy's namespace (all of them without one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRule {
+    pub name: String,
+    /// `permit`, `deny` or `intrusion_detection_permit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `tcp`, `udp`, `icmp` or `any`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_port: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<RuleSelector>,
+    #[serde(default)]
+    pub destination_smart_groups: Vec<GroupRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web_groups: Vec<GroupRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<bool>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleSelector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// A group by the policy-local `name` of an inline group or the `uuid` of a controller group.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+}
+
+impl GroupRef {
+    pub fn named(name: &str) -> GroupRef {
+        GroupRef { name: Some(name.into()), uuid: None }
+    }
+}
+
+/// What the controller reports about the policy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirewallPolicyStatus {
+    /// The UUID of the controller ruleset the policy became.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ruleset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_point: Option<String>,
+    /// The `metadata.generation` the controller last turned into its ruleset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reconciled_generation: Option<i64>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+impl FirewallPolicy {
+    /// Whether the controller has reconciled the policy's current generation.
+    pub fn reconciled(&self) -> bool {
+        let generation = self.metadata.generation.unwrap_or(1);
+        self.status.as_ref().and_then(|s| s.last_reconciled_generation) == Some(generation)
+    }
+
+    /// A label's value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.metadata.labels.as_ref().and_then(|l| l.get(key)).map(String::as_str)
+    }
+}
+
+fn firewall_policy_resource() -> ApiResource {
+    let gvk = GroupVersionKind::gvk(FIREWALL_POLICY_GROUP, FIREWALL_POLICY_VERSION, "FirewallPolicy");
+    ApiResource::from_gvk_with_plural(&gvk, "firewallpolicies")
+}
+
+fn to_dynamic(policy: &FirewallPolicy) -> Result<DynamicObject, KubeError> {
+    let mut value = serde_json::to_value(policy)
+        .map_err(|e| KubeError::Rejected { call: "encode FirewallPolicy".into(), reason: e.to_string() })?;
+    value["apiVersion"] = Value::String(format!("{FIREWALL_POLICY_GROUP}/{FIREWALL_POLICY_VERSION}"));
+    value["kind"] = Value::String("FirewallPolicy".into());
+    serde_json::from_value(value)
+        .map_err(|e| KubeError::Rejected { call: "encode FirewallPolicy".into(), reason: e.to_string() })
+}
+
+fn from_dynamic(object: DynamicObject) -> Result<FirewallPolicy, KubeError> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    let value = serde_json::to_value(object)
+        .map_err(|e| KubeError::Rejected { call: "decode FirewallPolicy".into(), reason: e.to_string() })?;
+    serde_json::from_value(value).map_err(|e| KubeError::Rejected {
+        call: "decode FirewallPolicy".into(),
+        reason: format!("FirewallPolicy {name} does not have the CRD's shape: {e}"),
+    })
 }
 
 /// A client for one cluster; cheap to clone.
@@ -277,5 +450,141 @@ impl KubeClient {
             api.list(&ListParams::default()).await.map(|l| l.items).map_err(|e| self.classify("list nodes", "nodes", e))
         })
         .await
+    }
+
+    /// Whether the FirewallPolicy CRD is installed: the API server serves `firewallpolicies` in
+    /// `networking.aviatrix.com/v1alpha1` discovery.
+    pub async fn firewall_policy_crd_installed(&self, budget: &Budget) -> Result<bool, KubeError> {
+        let call = "discover networking.aviatrix.com/v1alpha1";
+        let version = format!("{FIREWALL_POLICY_GROUP}/{FIREWALL_POLICY_VERSION}");
+        let found = with_retries(budget, call, || async {
+            match self.client.list_api_group_resources(&version).await {
+                Ok(list) => Ok(list.resources.iter().any(|r| r.name == "firewallpolicies")),
+                Err(e) => match self.classify(call, FIREWALL_POLICY_CRD, e) {
+                    KubeError::NotFound { .. } => Ok(false),
+                    other => Err(other),
+                },
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    fn firewall_policies_api(&self, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, &firewall_policy_resource())
+    }
+
+    /// The FirewallPolicy, or `None` when there is none (or no such kind: see
+    /// [`KubeClient::firewall_policy_crd_installed`]).
+    pub async fn firewall_policy(
+        &self,
+        namespace: &str,
+        name: &str,
+        budget: &Budget,
+    ) -> Result<Option<FirewallPolicy>, KubeError> {
+        let (call, what) = ("get FirewallPolicy", format!("FirewallPolicy {namespace}/{name}"));
+        let api = self.firewall_policies_api(namespace);
+        let found =
+            with_retries(budget, call, || async { api.get_opt(name).await.map_err(|e| self.classify(call, &what, e)) })
+                .await?;
+        found.map(from_dynamic).transpose()
+    }
+
+    /// Every FirewallPolicy of the namespace; `NotFound` when the CRD is not installed.
+    pub async fn firewall_policies(&self, namespace: &str, budget: &Budget) -> Result<Vec<FirewallPolicy>, KubeError> {
+        let call = "list FirewallPolicies";
+        let api = self.firewall_policies_api(namespace);
+        let list = with_retries(budget, call, || async {
+            api.list(&ListParams::default()).await.map_err(|e| self.classify(call, FIREWALL_POLICY_CRD, e))
+        })
+        .await?;
+        list.items.into_iter().map(from_dynamic).collect()
+    }
+
+    /// Creates the FirewallPolicy; a conflict if one of that name appeared meanwhile.
+    pub async fn create_firewall_policy(
+        &self,
+        namespace: &str,
+        policy: &FirewallPolicy,
+        budget: &Budget,
+    ) -> Result<FirewallPolicy, KubeError> {
+        let name = policy.metadata.name.clone().unwrap_or_default();
+        let (call, what) = ("create FirewallPolicy", format!("FirewallPolicy {namespace}/{name}"));
+        let api = self.firewall_policies_api(namespace);
+        let object = to_dynamic(policy)?;
+        let made = with_retries(budget, call, || async {
+            api.create(&PostParams::default(), &object).await.map_err(|e| self.classify(call, &what, e))
+        })
+        .await?;
+        from_dynamic(made)
+    }
+
+    /// Replaces the FirewallPolicy at the resourceVersion it carries; a conflict if it changed since.
+    pub async fn replace_firewall_policy(
+        &self,
+        namespace: &str,
+        policy: &FirewallPolicy,
+        budget: &Budget,
+    ) -> Result<FirewallPolicy, KubeError> {
+        let name = policy.metadata.name.clone().unwrap_or_default();
+        let (call, what) = ("replace FirewallPolicy", format!("FirewallPolicy {namespace}/{name}"));
+        let api = self.firewall_policies_api(namespace);
+        let object = to_dynamic(policy)?;
+        let written = with_retries(budget, call, || async {
+            api.replace(&name, &PostParams::default(), &object).await.map_err(|e| self.classify(call, &what, e))
+        })
+        .await?;
+        from_dynamic(written)
+    }
+
+    /// Deletes the FirewallPolicy; one already gone is success.
+    pub async fn delete_firewall_policy(&self, namespace: &str, name: &str, budget: &Budget) -> Result<(), KubeError> {
+        let (call, what) = ("delete FirewallPolicy", format!("FirewallPolicy {namespace}/{name}"));
+        let api = self.firewall_policies_api(namespace);
+        let result = with_retries(budget, call, || async {
+            api.delete(name, &DeleteParams::default()).await.map(|_| ()).map_err(|e| self.classify(call, &what, e))
+        })
+        .await;
+        match result {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn list<K>(&self, namespace: &str, params: &ListParams, budget: &Budget) -> Result<Vec<K>, KubeError>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let kind = K::kind(&Default::default()).to_string();
+        let (call, what) = (format!("list {kind}s"), format!("{kind}s of namespace {namespace}"));
+        let api = self.api::<K>(namespace);
+        with_retries(budget, &call, || async {
+            api.list(params).await.map(|l| l.items).map_err(|e| self.classify(&call, &what, e))
+        })
+        .await
+    }
+
+    /// The namespace's pods carrying all of `labels` (every pod when `labels` is empty).
+    pub async fn pods(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        budget: &Budget,
+    ) -> Result<Vec<Pod>, KubeError> {
+        let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let params =
+            if selector.is_empty() { ListParams::default() } else { ListParams::default().labels(&selector.join(",")) };
+        self.list(namespace, &params, budget).await
+    }
+
+    /// The namespace's Deployments.
+    pub async fn deployments(&self, namespace: &str, budget: &Budget) -> Result<Vec<Deployment>, KubeError> {
+        self.list(namespace, &ListParams::default(), budget).await
+    }
+
+    /// The namespace's ReplicaSets, to tell which pods a Deployment runs.
+    pub async fn replica_sets(&self, namespace: &str, budget: &Budget) -> Result<Vec<ReplicaSet>, KubeError> {
+        self.list(namespace, &ListParams::default(), budget).await
     }
 }

@@ -255,7 +255,7 @@ impl<R: Resource> DynResource for R {
     async fn create(&self, ctx: &CallContext, planned: &Value, private: &mut Private) -> Outcome<Value> {
         Resource::create(self, ctx, typed("planned state", planned)?, private)
             .await?
-            .and_then(|state| untyped("new state", &state))
+            .keeping(|state| untyped("new state", &state))
     }
 
     async fn read(&self, ctx: &CallContext, current: &Value, private: &mut Private) -> Outcome<Option<Value>> {
@@ -268,7 +268,7 @@ impl<R: Resource> DynResource for R {
     async fn update(&self, ctx: &CallContext, prior: &Value, planned: &Value, private: &mut Private) -> Outcome<Value> {
         Resource::update(self, ctx, typed("prior state", prior)?, typed("planned state", planned)?, private)
             .await?
-            .and_then(|state| untyped("new state", &state))
+            .keeping(|state| untyped("new state", &state))
     }
 
     async fn delete(&self, ctx: &CallContext, prior: &Value, private: &Private) -> Outcome<()> {

@@ -111,8 +111,9 @@ impl Diagnostics {
     }
 }
 
-/// A call's value together with the warnings it produced. Errors never travel here: a call that fails
-/// returns `Err(Diagnostics)` instead (see [`Outcome`]).
+/// A call's value together with the warnings it produced. Errors travel here only from an apply that left
+/// an object behind ([`Diagnosed::incomplete`]); any other call that fails returns `Err(Diagnostics)` (see
+/// [`Outcome`]).
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct Diagnosed<T> {
@@ -135,6 +136,29 @@ impl<T> Diagnosed<T> {
     pub fn with_all(mut self, diagnostics: Diagnostics) -> Diagnosed<T> {
         self.diagnostics.extend(diagnostics);
         self
+    }
+
+    /// For create and update only: the object exists as `value`, but the call failed with `error` (a wait
+    /// for another system that ran out, say). Terraform records `value` and shows the error, so nothing is
+    /// orphaned; a failed create is recorded tainted, and the next apply replaces it.
+    pub fn incomplete(value: T, error: Diagnostic) -> Diagnosed<T> {
+        Diagnosed { value, diagnostics: Diagnostics(vec![error]) }
+    }
+
+    /// Like [`Diagnosed::and_then`], but errors so far stay with the value instead of stopping: how the
+    /// framework carries an [`Diagnosed::incomplete`] apply through to Terraform.
+    pub fn keeping<U>(self, f: impl FnOnce(T) -> Outcome<U>) -> Outcome<U> {
+        let mut all = self.diagnostics;
+        match f(self.value) {
+            Ok(done) => {
+                all.extend(done.diagnostics);
+                Ok(Diagnosed { value: done.value, diagnostics: all })
+            }
+            Err(errors) => {
+                all.extend(errors);
+                Err(all)
+            }
+        }
     }
 
     /// Transforms the value, keeping the diagnostics.

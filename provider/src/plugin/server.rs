@@ -220,7 +220,8 @@ impl<P: Provider> ProviderServer<P> {
             let config = decode(req.config.as_ref(), ty)?;
             resource.update(&ctx, &prior, &with_write_only(&schema.block, &planned, &config), &mut private).await?
         };
-        applied.and_then(|mut new_state| {
+        // An incomplete create or update (an object left behind, with an error) is recorded, not dropped.
+        applied.keeping(|mut new_state| {
             null_write_only(&schema.block, &mut new_state);
             let private = if new_state.is_null() { Vec::new() } else { private.to_bytes() };
             Ok(pb::apply_resource_change::Response {
@@ -735,6 +736,9 @@ mod tests {
             *self.cancelled_seen.lock().unwrap() = Some(ctx.cancel.clone());
             planned.id = Known::Value(format!("note-{}", planned.text));
             private.set(&Origin { zone: planned.zone.clone() })?;
+            if planned.text == "stuck" {
+                return Ok(Diagnosed::incomplete(planned, Diagnostic::error("Stuck", "made, but never became ready")));
+            }
             Ok(Diagnosed::new(planned).with(warning("create warns")))
         }
         async fn read(
@@ -962,6 +966,7 @@ mod tests {
     }
 
     const WARNING: i32 = pb::diagnostic::Severity::Warning as i32;
+    const ERROR: i32 = pb::diagnostic::Severity::Error as i32;
 
     #[tokio::test]
     async fn warnings_reach_terraform_at_validate_plan_and_apply_and_do_not_stop_the_call() {
@@ -1005,6 +1010,26 @@ mod tests {
             .into_inner();
         assert_eq!(severities(&applied.diagnostics), [(WARNING, "create warns".to_string())]);
         assert_eq!(back(applied.new_state).attr("id"), Some(&Value::String("note-warn".into())));
+    }
+
+    #[tokio::test]
+    async fn an_incomplete_create_is_recorded_with_its_error() {
+        let s = server();
+        let planned = note(Value::Unknown, "stuck", "a", Value::Null);
+        let applied = s
+            .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                type_name: "test_note".into(),
+                prior_state: dv(&Value::Null),
+                planned_state: dv(&planned),
+                config: dv(&note(Value::Null, "stuck", "a", Value::Null)),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(severities(&applied.diagnostics), [(ERROR, "Stuck".to_string())]);
+        assert_eq!(back(applied.new_state).attr("id"), Some(&Value::String("note-stuck".into())));
+        assert!(!applied.private.is_empty(), "its private state is kept too");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod gateway;
 pub mod masquerade;
 pub mod route;
+pub mod server;
 
 use std::time::Duration;
 
