@@ -1,3 +1,4 @@
 //! Data sources, one file each, named after the data source.
 
 pub mod domains;
+pub mod verdict;
