@@ -46,6 +46,13 @@ pub struct Step {
     checks: Vec<Check>,
     error: Option<ExpectedError>,
     plan: Option<PlanShows>,
+    warnings: Option<Warnings>,
+}
+
+/// What the warnings of a successful apply must be (check blocks report failed assertions as warnings).
+enum Warnings {
+    None,
+    Matching(Regex),
 }
 
 enum Action {
@@ -119,11 +126,7 @@ impl Case {
             }
         }
         let lab = Lab::up(&[]);
-        let mut ws = Workspace::new("");
-        for (name, value) in &lab.env {
-            ws.set_env(name, value);
-            ws.set_env(&format!("TF_VAR_{}", name.to_lowercase()), value);
-        }
+        let ws = Workspace::for_lab(&lab, "");
         let mut failures = Vec::new();
         for (index, step) in self.steps.into_iter().enumerate() {
             let label = step.label();
@@ -145,7 +148,7 @@ impl Case {
 
 impl Step {
     fn new(action: Action, config: Option<String>) -> Step {
-        Step { action, config, checks: Vec::new(), error: None, plan: None }
+        Step { action, config, checks: Vec::new(), error: None, plan: None, warnings: None }
     }
 
     /// `terraform apply` of `config`, then the checks, then a re-plan that must be empty.
@@ -247,6 +250,20 @@ impl Step {
         self
     }
 
+    /// For an apply: it succeeds with no warning at all, so every `check` block's assertions held.
+    pub fn expect_no_warnings(mut self) -> Step {
+        self.warnings = Some(Warnings::None);
+        self
+    }
+
+    /// For an apply: it succeeds, and one of its warnings matches `pattern` as "summary: detail" (a failed
+    /// `check` assertion is the warning "Check block assertion failed: <error_message>").
+    pub fn expect_warning(mut self, pattern: &str) -> Step {
+        let pattern = Regex::new(pattern).unwrap_or_else(|e| panic!("expect_warning({pattern:?}): {e}"));
+        self.warnings = Some(Warnings::Matching(pattern));
+        self
+    }
+
     /// For a plan: it changes nothing (`plan -detailed-exitcode` exits 0).
     pub fn expect_no_changes(mut self) -> Step {
         self.plan = Some(PlanShows::NoChanges);
@@ -275,6 +292,9 @@ impl Step {
         if self.plan.is_some() && !matches!(self.action, Action::Plan) {
             return Err("expect_no_changes and expect_changes are for plan steps".into());
         }
+        if self.warnings.is_some() && (!matches!(self.action, Action::Apply) || self.error.is_some()) {
+            return Err("expect_no_warnings and expect_warning are for apply steps that succeed".into());
+        }
         if let Some(config) = &self.config {
             ws.write("main.tf", config);
         }
@@ -284,7 +304,20 @@ impl Step {
                     error.check(&ws.run(&["apply", "-auto-approve", "-no-color", "-json"]), "apply")?;
                     return check_state(&self.checks, &ws.state());
                 }
-                succeeded(ws.run(&["apply", "-auto-approve", "-no-color"]), "apply")?;
+                match &self.warnings {
+                    None => succeeded(ws.run(&["apply", "-auto-approve", "-no-color"]), "apply")?,
+                    Some(wanted) => {
+                        let run = ws.run(&["apply", "-auto-approve", "-no-color", "-json"]);
+                        // The dev_overrides every workspace has warn on every run; they are the harness's own.
+                        let warned: Vec<String> = diagnostics(&run, "warning")
+                            .into_iter()
+                            .map(|w| w.text)
+                            .filter(|w| !w.starts_with("Provider development overrides are in effect"))
+                            .collect();
+                        succeeded(run, "apply")?;
+                        wanted.check(&warned)?;
+                    }
+                }
                 check_state(&self.checks, &ws.state())?;
                 let replan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
                 if replan.code != 0 {
@@ -441,18 +474,43 @@ struct Reported {
     highlight: Option<String>,
 }
 
+impl Warnings {
+    fn check(&self, warned: &[String]) -> Outcome {
+        match self {
+            Warnings::None if warned.is_empty() => Ok(()),
+            Warnings::None => Err(format!("apply warned, wanted no warning:\n{}", warned.join("\n---\n"))),
+            Warnings::Matching(pattern) if warned.iter().any(|w| pattern.is_match(w)) => Ok(()),
+            Warnings::Matching(pattern) => {
+                Err(format!("no warning of the apply matches /{pattern}/; its warnings:\n{}", warned.join("\n---\n")))
+            }
+        }
+    }
+}
+
 /// The error diagnostics of a `-json` run, and the run's plain text (what is not JSON) as one more.
 fn errors(run: &Run) -> Vec<Reported> {
+    let mut found = diagnostics(run, "error");
     let mut plain = String::new();
-    let mut found = Vec::new();
     for line in run.stdout.lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
+        if serde_json::from_str::<Value>(line).is_err() {
             plain.push_str(line);
             plain.push('\n');
-            continue;
-        };
+        }
+    }
+    plain.push_str(&run.stderr);
+    if !plain.trim().is_empty() {
+        found.push(Reported { text: plain, highlight: None });
+    }
+    found
+}
+
+/// The diagnostics of one severity (`error`, `warning`) of a `-json` run.
+fn diagnostics(run: &Run, severity: &str) -> Vec<Reported> {
+    let mut found = Vec::new();
+    for line in run.stdout.lines() {
+        let Ok(message) = serde_json::from_str::<Value>(line) else { continue };
         let diagnostic = &message["diagnostic"];
-        if message["type"] != "diagnostic" || diagnostic["severity"] != "error" {
+        if message["type"] != "diagnostic" || diagnostic["severity"] != severity {
             continue;
         }
         let snippet = &diagnostic["snippet"];
@@ -470,10 +528,6 @@ fn errors(run: &Run) -> Vec<Reported> {
             diagnostic["detail"].as_str().unwrap_or("")
         );
         found.push(Reported { text, highlight });
-    }
-    plain.push_str(&run.stderr);
-    if !plain.trim().is_empty() {
-        found.push(Reported { text: plain, highlight: None });
     }
     found
 }
