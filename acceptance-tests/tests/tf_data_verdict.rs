@@ -223,20 +223,70 @@ fn ds(name: &str) -> String {
     format!("data.aviatrix_mcp_egress_verdict.{name}")
 }
 
-/// `terraform test` in a workspace of its own holding only the verdicts, with the onboarded cluster's ID as
-/// a variable: the passing file passes, and one asserting a permit the live policy does not give fails.
-fn terraform_test(lab: &Lab) {
+/// A workspace of its own holding only the verdicts, against the onboarded cluster's ID (the input variable
+/// `cluster`, given as the returned `-var`), with `outputs` added.
+fn verdicts_workspace(lab: &Lab, outputs: &str) -> (Workspace, String) {
     let id = block(async {
         let api = ControllerApi::login(lab).await;
         let clusters = rest(&api, Method::GET, "k8s/clusters", None).await;
         clusters["clusters"][0]["id"].as_str().unwrap().to_string()
     });
-    let ws = Workspace::for_lab(
-        lab,
-        &config(&format!("variable \"cluster\" {{ type = string }}\n{}", verdicts("var.cluster"))),
+    let main_tf = format!("variable \"cluster\" {{ type = string }}\n{}\n{outputs}", verdicts("var.cluster"));
+    (Workspace::for_lab(lab, &config(&main_tf)), format!("-var=cluster={id}"))
+}
+
+/// While the controller does not reconcile, a changed FirewallPolicy is not enforced: the verdict no longer
+/// counts its ruleset and says why; once the controller catches up, tier 2 permits again.
+fn unreconciled_policy(lab: &Lab) {
+    let flag = |action: &str| {
+        block(async {
+            let api = ControllerApi::login(lab).await;
+            let reply = api.json_action(json!({"action": action, "feature": "k8s_dcf_policies"})).await;
+            assert_eq!(reply["return"], true, "{action}: {reply}");
+        })
+    };
+    flag("disable_controller_feature");
+    block(async {
+        let kube = Kube::from_lab(lab);
+        let change = json!({"spec": {"webGroups": [{"name": "healthcare-approved", "domains": ["api.ehr.example.com", "files.ehr.example.com"]}]}});
+        let (status, policy) = kube.send_patch(FIREWALL_POLICY, change).await;
+        assert_eq!((status, &policy["metadata"]["generation"]), (200, &json!(2)), "{policy}");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let (_, policy) = kube.send(Method::GET, FIREWALL_POLICY, None).await;
+        assert_eq!(
+            policy["status"]["lastReconciledGeneration"], 1,
+            "the controller reconciled with the flag off: {policy}"
+        );
+    });
+    let output = "output \"ehr\" { value = data.aviatrix_mcp_egress_verdict.ehr }\n";
+    let (ws, var) = verdicts_workspace(lab, output);
+    let run = ws.run(&["apply", "-auto-approve", "-no-color", &var]);
+    assert_eq!(run.code, 0, "{}", run.describe(0));
+    let ehr = ws.outputs()["ehr"]["value"].clone();
+    assert_eq!(
+        (&ehr["action"], &ehr["tier"], &ehr["rule"]),
+        (&json!("drop"), &json!(3), &json!("tier3-default-deny")),
+        "{ehr}"
     );
+    let reason = ehr["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("FirewallPolicy obot-mcp/obot-healthcare-fw is not reconciled yet (generation 2, the controller has generation 1), so its rules are not enforced"),
+        "{reason}"
+    );
+    flag("enable_controller_feature");
+    block(wait_reconciled(lab));
+    let run = ws.run(&["apply", "-auto-approve", "-no-color", &var]);
+    assert_eq!(run.code, 0, "{}", run.describe(0));
+    let ehr = ws.outputs()["ehr"]["value"].clone();
+    assert_eq!((&ehr["tier"], &ehr["rule"]), (&json!(2), &json!("tier2-healthcare-mcp")), "{ehr}");
+    assert!(!ehr["reason"].as_str().unwrap().contains("not reconciled"), "{ehr}");
+}
+
+/// `terraform test` in a workspace of its own holding only the verdicts, with the onboarded cluster's ID as
+/// a variable: the passing file passes, and one asserting a permit the live policy does not give fails.
+fn terraform_test(lab: &Lab) {
+    let (ws, var) = verdicts_workspace(lab, "");
     ws.write("verdict.tftest.hcl", &test_file(&EXPECTED));
-    let var = format!("-var=cluster={id}");
     let passed = ws.run(&["test", "-no-color", &var]);
     assert_eq!(passed.code, 0, "terraform test: {}", passed.describe(0));
     assert!(passed.stdout.contains("Success! 1 passed, 0 failed."), "{}", passed.stdout);
@@ -300,6 +350,7 @@ fn verdicts_show_the_tier_and_rule_that_decide_from_live_state() {
             r"Check block assertion failed: search_ehr: drop by tier 3 rule tier3-default-deny \(rule tier3-default-deny",
         ))
         .step(Step::outside("terraform test asserts the same verdicts", terraform_test))
+        .step(Step::outside("a FirewallPolicy changes while the controller does not reconcile", unreconciled_policy))
         .step(
             Step::plan(&one("pod = \"ghost-mcp-0\"", "api.ehr.example.com"))
                 .expect_error(r#"No such pod: pod = "ghost-mcp-0": there is no pod ghost-mcp-0 in namespace obot-mcp of cluster arn:aws:eks:"#)
