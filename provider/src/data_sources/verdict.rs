@@ -199,7 +199,8 @@ impl VerdictDataSource {
 
 /// The source of the attempt as the controller resolves it: its cluster's `cluster_id`, the namespace and
 /// its labels, the pod's name, labels and IP (none for a hypothetical pod), and the services whose selector
-/// picks it. Only a `Connected` cluster's Kubernetes SmartGroups resolve.
+/// picks it. Kubernetes SmartGroups resolve unless the cluster registered in another state than `Connected`
+/// (`Partial`, `Disconnected`).
 fn workload(
     cluster: &Value,
     namespace: &Namespace,
@@ -226,7 +227,9 @@ fn workload(
             .and_then(|s| s.pod_ip.as_deref())
             .and_then(|ip| ip.parse::<IpAddr>().ok()),
         labels,
-        resolvable: cluster["status"].as_str() == Some("Connected"),
+        // `status` is what the cluster registered as; a controller that reports no state is taken at its
+        // word that the cluster is onboarded (the lab's reconciler does the same).
+        resolvable: cluster["status"].as_str().is_none_or(|status| status == "Connected"),
     }
 }
 
@@ -498,6 +501,8 @@ mod tests {
             workload(&partial, &ns, None, [("app".to_string(), "search-mcp".to_string())].into(), &services);
         assert!(!hypothetical.resolvable && hypothetical.ip.is_none() && hypothetical.name.is_empty());
         assert_eq!(hypothetical.services, ["other".to_string()].into());
+        let stateless = workload(&json!({"cluster_id": "x"}), &ns, None, BTreeMap::new(), &services);
+        assert!(stateless.resolvable, "a cluster without a reported state is taken as connected");
     }
 
     #[test]
