@@ -81,7 +81,7 @@ async fn write_tiers_1_and_3(lab: &Lab) {
     .await;
 }
 
-/// The FirewallPolicy CRD, the MCP namespace, two MCP server pods and healthcare-mcp's FirewallPolicy (tier
+/// The MCP namespace (beside the FirewallPolicy CRD the lab's cluster has), two MCP server pods and healthcare-mcp's FirewallPolicy (tier
 /// 2: api.ehr.example.com on 443), which the controller reconciles once the cluster is onboarded.
 async fn write_cluster_objects(lab: &Lab) {
     let kube = Kube::from_lab(lab);
@@ -122,7 +122,8 @@ async fn wait_reconciled(lab: &Lab) {
 
 /// Takes away everything the test wrote behind Terraform's back, so the case ends with the lab at its
 /// baseline: the FirewallPolicy first (the controller removes the ruleset and groups it made while the
-/// cluster is still onboarded), then the rulesets and groups, the namespace and the CRD.
+/// cluster is still onboarded), then the rulesets and groups and the namespace (the FirewallPolicy CRD is
+/// part of the lab cluster's baseline).
 async fn remove_what_the_test_wrote(lab: &Lab) {
     let api = ControllerApi::login(lab).await;
     let kube = Kube::from_lab(lab);
@@ -149,8 +150,6 @@ async fn remove_what_the_test_wrote(lab: &Lab) {
         }
     }
     assert_eq!(kube.send(Method::DELETE, &format!("/api/v1/namespaces/{NS}"), None).await.0, 200);
-    let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/firewallpolicies.networking.aviatrix.com";
-    assert_eq!(kube.send(Method::DELETE, crd, None).await.0, 200);
     let deadline = Instant::now() + Duration::from_secs(30);
     while kube.send(Method::GET, &format!("/api/v1/namespaces/{NS}"), None).await.0 != 404 {
         assert!(Instant::now() < deadline, "namespace {NS} was not removed");
