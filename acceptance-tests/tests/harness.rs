@@ -187,3 +187,27 @@ fn whatever_a_case_leaves_in_the_lab_fails_it() {
         &["step 1 (outside Terraform: panics): the emulator said no"],
     );
 }
+
+#[test]
+fn warnings_of_an_apply_are_checked_when_asked_for() {
+    let check = |condition: &str| {
+        config(&format!(
+            "{DOMAINS}\ncheck \"first\" {{\n  assert {{\n    condition     = {condition}\n    error_message = \"first is ${{data.aviatrix_mcp_egress_domains.d.normalized[0]}}\"\n  }}\n}}\n"
+        ))
+    };
+    let holds = check("data.aviatrix_mcp_egress_domains.d.normalized[0] == \"a.example.com\"");
+    let fails = check("data.aviatrix_mcp_egress_domains.d.normalized[0] == \"b.example.com\"");
+    Case::new("checks that hold, and one that warns")
+        .step(Step::apply(&holds).expect_no_warnings())
+        .step(Step::apply(&fails).expect_warning("Check block assertion failed: first is a.example.com"))
+        .run();
+    fails_with(
+        Case::new("a check that fails").step(Step::apply(&fails).expect_no_warnings()),
+        &["step 1 (apply)", "apply warned, wanted no warning", "first is a.example.com"],
+    );
+    fails_with(
+        Case::new("a warning that never comes")
+            .step(Step::apply(&holds).expect_warning("Check block assertion failed")),
+        &["no warning of the apply matches /Check block assertion failed/"],
+    );
+}

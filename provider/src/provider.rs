@@ -16,6 +16,7 @@ use crate::clients::controller::ControllerClient;
 use crate::clients::kube::KubeClient;
 use crate::data_sources::domains::DomainsDataSource;
 use crate::data_sources::inventory::InventoryDataSource;
+use crate::data_sources::verdict::VerdictDataSource;
 use crate::functions::{DomainMatches, NormalizeDomain};
 use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
@@ -444,7 +445,11 @@ impl Provider for AviatrixProvider {
     }
 
     fn data_sources(self: &Arc<Self>) -> Vec<Arc<dyn DynDataSource>> {
-        vec![Arc::new(DomainsDataSource), Arc::new(InventoryDataSource { provider: self.clone() })]
+        vec![
+            Arc::new(DomainsDataSource),
+            Arc::new(InventoryDataSource { provider: self.clone() }),
+            Arc::new(VerdictDataSource { provider: self.clone() }),
+        ]
     }
 
     fn resources(self: &Arc<Self>) -> Vec<Arc<dyn DynResource>> {

@@ -143,6 +143,7 @@ async fn a_host_handshakes_calls_and_shuts_the_plugin_down() {
     let mut provider = tfplugin6::provider_client::ProviderClient::new(channel.clone());
     let schema = provider.get_provider_schema(tfplugin6::get_provider_schema::Request {}).await.unwrap().into_inner();
     assert!(schema.data_source_schemas.contains_key("aviatrix_mcp_egress_domains"));
+    assert!(schema.data_source_schemas.contains_key("aviatrix_mcp_egress_verdict"));
     assert!(schema.functions.contains_key("normalize_domain"));
 
     // normalize_domain("API.Example.COM.") with the argument as msgpack.

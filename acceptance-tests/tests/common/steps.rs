@@ -49,8 +49,14 @@ pub struct Step {
     config: Option<String>,
     checks: Vec<Check>,
     error: Option<ExpectedError>,
-    warning: Option<Regex>,
     plan: Option<PlanShows>,
+    warnings: Option<Warnings>,
+}
+
+/// What the warnings of a successful apply or plan must be (check blocks report failed assertions as warnings).
+enum Warnings {
+    None,
+    Matching(Regex),
 }
 
 enum Action {
@@ -131,11 +137,7 @@ impl Case {
             }
         }
         let lab = Lab::up(&[]);
-        let mut ws = Workspace::new("");
-        for (name, value) in &lab.env {
-            ws.set_env(name, value);
-            ws.set_env(&format!("TF_VAR_{}", name.to_lowercase()), value);
-        }
+        let ws = Workspace::for_lab(&lab, "");
         let mut failures = Vec::new();
         for (index, step) in self.steps.into_iter().enumerate() {
             let label = step.label();
@@ -159,7 +161,7 @@ impl Case {
 
 impl Step {
     fn new(action: Action, config: Option<String>) -> Step {
-        Step { action, config, checks: Vec::new(), error: None, warning: None, plan: None }
+        Step { action, config, checks: Vec::new(), error: None, plan: None, warnings: None }
     }
 
     /// `terraform apply` of `config`, then the checks, then a re-plan that must be empty.
@@ -261,9 +263,17 @@ impl Step {
         self
     }
 
-    /// For a plan that succeeds: one of its warnings matches `pattern` ("summary: detail", as for errors).
+    /// For an apply: it succeeds with no warning at all, so every `check` block's assertions held.
+    pub fn expect_no_warnings(mut self) -> Step {
+        self.warnings = Some(Warnings::None);
+        self
+    }
+
+    /// For an apply or a plan: it succeeds, and one of its warnings matches `pattern` as "summary: detail" (a
+    /// failed `check` assertion is the warning "Check block assertion failed: <error_message>").
     pub fn expect_warning(mut self, pattern: &str) -> Step {
-        self.warning = Some(Regex::new(pattern).unwrap_or_else(|e| panic!("expect_warning({pattern:?}): {e}")));
+        let pattern = Regex::new(pattern).unwrap_or_else(|e| panic!("expect_warning({pattern:?}): {e}"));
+        self.warnings = Some(Warnings::Matching(pattern));
         self
     }
 
@@ -292,8 +302,11 @@ impl Step {
     }
 
     fn run(self, lab: &Lab, ws: &Workspace) -> Outcome {
-        if (self.plan.is_some() || self.warning.is_some()) && !matches!(self.action, Action::Plan) {
-            return Err("expect_no_changes, expect_changes and expect_warning are for plan steps".into());
+        if self.plan.is_some() && !matches!(self.action, Action::Plan) {
+            return Err("expect_no_changes and expect_changes are for plan steps".into());
+        }
+        if self.warnings.is_some() && (!matches!(self.action, Action::Apply | Action::Plan) || self.error.is_some()) {
+            return Err("expect_no_warnings and expect_warning are for apply and plan steps that succeed".into());
         }
         if let Some(config) = &self.config {
             ws.write("main.tf", config);
@@ -304,7 +317,15 @@ impl Step {
                     error.check(&ws.run(&["apply", "-auto-approve", "-no-color", "-json"]), "apply")?;
                     return check_state(&self.checks, &ws.state());
                 }
-                succeeded(ws.run(&["apply", "-auto-approve", "-no-color"]), "apply")?;
+                match &self.warnings {
+                    None => succeeded(ws.run(&["apply", "-auto-approve", "-no-color"]), "apply")?,
+                    Some(wanted) => {
+                        let run = ws.run(&["apply", "-auto-approve", "-no-color", "-json"]);
+                        let warned = warnings(&run);
+                        succeeded(run, "apply")?;
+                        wanted.check("apply", &warned)?;
+                    }
+                }
                 check_state(&self.checks, &ws.state())?;
                 let replan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
                 if replan.code != 0 {
@@ -318,22 +339,15 @@ impl Step {
                     return check_state(&self.checks, &ws.state());
                 }
                 let mut args = vec!["plan", "-detailed-exitcode", "-no-color", "-out=step.tfplan"];
-                if self.warning.is_some() {
+                if self.warnings.is_some() {
                     args.push("-json");
                 }
                 let run = ws.run(&args);
                 if run.code != 0 && run.code != 2 {
                     return Err(format!("plan failed: {}", run.describe(0)));
                 }
-                if let Some(pattern) = &self.warning {
-                    let warnings = diagnostics(&run, "warning");
-                    if !warnings.iter().any(|w| pattern.is_match(&w.text)) {
-                        let texts: Vec<&str> = warnings.iter().map(|w| w.text.as_str()).collect();
-                        return Err(format!(
-                            "no warning matches /{pattern}/; the plan's warnings:\n{}",
-                            texts.join("\n---\n")
-                        ));
-                    }
+                if let Some(wanted) = &self.warnings {
+                    wanted.check("plan", &warnings(&run))?;
                 }
                 match &self.plan {
                     Some(PlanShows::NoChanges) if run.code != 0 => {
@@ -489,21 +503,51 @@ struct Reported {
     highlight: Option<String>,
 }
 
-/// The error diagnostics of a `-json` run, and the run's plain text (what is not JSON) as one more.
-fn errors(run: &Run) -> Vec<Reported> {
-    diagnostics(run, "error")
+impl Warnings {
+    fn check(&self, what: &str, warned: &[String]) -> Outcome {
+        match self {
+            Warnings::None if warned.is_empty() => Ok(()),
+            Warnings::None => Err(format!("{what} warned, wanted no warning:\n{}", warned.join("\n---\n"))),
+            Warnings::Matching(pattern) if warned.iter().any(|w| pattern.is_match(w)) => Ok(()),
+            Warnings::Matching(pattern) => {
+                Err(format!("no warning of the {what} matches /{pattern}/; its warnings:\n{}", warned.join("\n---\n")))
+            }
+        }
+    }
 }
 
-/// The diagnostics of one severity of a `-json` run, and the run's plain text as one more.
-fn diagnostics(run: &Run, severity: &str) -> Vec<Reported> {
+/// The warnings of a `-json` run as "summary: detail", without the dev_overrides warning every workspace
+/// prints (it is the harness's own).
+fn warnings(run: &Run) -> Vec<String> {
+    diagnostics(run, "warning")
+        .into_iter()
+        .map(|w| w.text)
+        .filter(|w| !w.starts_with("Provider development overrides are in effect"))
+        .collect()
+}
+
+/// The error diagnostics of a `-json` run, and the run's plain text (what is not JSON) as one more.
+fn errors(run: &Run) -> Vec<Reported> {
+    let mut found = diagnostics(run, "error");
     let mut plain = String::new();
-    let mut found = Vec::new();
     for line in run.stdout.lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
+        if serde_json::from_str::<Value>(line).is_err() {
             plain.push_str(line);
             plain.push('\n');
-            continue;
-        };
+        }
+    }
+    plain.push_str(&run.stderr);
+    if !plain.trim().is_empty() {
+        found.push(Reported { text: plain, highlight: None });
+    }
+    found
+}
+
+/// The diagnostics of one severity (`error`, `warning`) of a `-json` run.
+fn diagnostics(run: &Run, severity: &str) -> Vec<Reported> {
+    let mut found = Vec::new();
+    for line in run.stdout.lines() {
+        let Ok(message) = serde_json::from_str::<Value>(line) else { continue };
         let diagnostic = &message["diagnostic"];
         if message["type"] != "diagnostic" || diagnostic["severity"] != severity {
             continue;
@@ -523,10 +567,6 @@ fn diagnostics(run: &Run, severity: &str) -> Vec<Reported> {
             diagnostic["detail"].as_str().unwrap_or("")
         );
         found.push(Reported { text, highlight });
-    }
-    plain.push_str(&run.stderr);
-    if !plain.trim().is_empty() {
-        found.push(Reported { text: plain, highlight: None });
     }
     found
 }

@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use super::lab::Lab;
 use super::tools;
 
 /// The provider's address in `providers schema -json` and in state.
@@ -170,6 +171,17 @@ impl Workspace {
         let overrides = extra.iter().map(|(source, path)| (source.to_string(), path.to_path_buf())).collect();
         let ws = Workspace::create(Terraform::find(), overrides, Vec::new());
         ws.write("main.tf", main_tf);
+        ws
+    }
+
+    /// A workspace holding `main.tf` whose commands see the lab's `lab.env`: each variable as itself and as
+    /// the input variable `TF_VAR_<name in lower case>`.
+    pub fn for_lab(lab: &Lab, main_tf: &str) -> Workspace {
+        let mut ws = Workspace::new(main_tf);
+        for (name, value) in &lab.env {
+            ws.set_env(name, value);
+            ws.set_env(&format!("TF_VAR_{}", name.to_lowercase()), value);
+        }
         ws
     }
 

@@ -412,6 +412,25 @@ impl ControllerClient {
         self.write(Call::Rest { method, path, body }, budget, confirm).await
     }
 
+    /// One onboarded Kubernetes cluster (`GET k8s/clusters/{id}`, by the controller's ID for it): its
+    /// `cluster_id` (the EKS ARN, the AKS resource ID, ...) and `status` among the rest.
+    pub async fn k8s_cluster(&self, id: &str, budget: &Budget) -> Result<Value, ControllerError> {
+        self.rest_get(&format!("k8s/clusters/{id}"), budget).await
+    }
+
+    /// Every DCF object the gateway's rule tree is built from, read in one go (five GETs at once, none per
+    /// rule): what a verdict evaluates. See [`DcfObjects`].
+    pub async fn dcf_objects(&self, budget: &Budget) -> Result<DcfObjects, ControllerError> {
+        let (lists, domains, points, v1, default_action) = tokio::try_join!(
+            self.rest_get("microseg/policy-list3", budget),
+            self.rest_get("app-domains", budget),
+            self.rest_get("microseg/attachment-points", budget),
+            self.rest_get("microseg/policy-list", budget),
+            self.rest_get("microseg/default-action-policy", budget),
+        )?;
+        Ok(DcfObjects::from_answers(lists, domains, points, v1, default_action))
+    }
+
     /// An async action (reference: `async=true`, then `check_task_status`): starts it, confirming through
     /// `confirm` when the start's fate is unknown, then polls until it ends, logging progress at INFO.
     /// `confirm` answering `Some` means the work is already there (done, or running from an earlier start).
@@ -497,6 +516,41 @@ impl ControllerClient {
             return Ok(None);
         }
         Err(ControllerError::Rejected { call: format!("task {request_id}"), reason: reason.to_string() })
+    }
+}
+
+/// The controller's DCF objects as its API returns them: the inputs of the policy crate's
+/// `Tree::from_controller`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DcfObjects {
+    /// `GET microseg/policy-list3` `policy_lists`: rulesets (`policies`) and policy groups (`sub_policies`).
+    pub rulesets: Vec<Value>,
+    /// `GET app-domains` `app_domains`: SmartGroups and WebGroups.
+    pub app_domains: Vec<Value>,
+    /// `GET microseg/attachment-points`: `(name, attachment_point_id)`.
+    pub attachment_points: Vec<(String, String)>,
+    /// `GET microseg/policy-list` `policies`, system entries (the Greenfield rule) included.
+    pub v1_policies: Vec<Value>,
+    /// `GET microseg/default-action-policy`: `{action, logging, log_profile}`.
+    pub default_action: Value,
+}
+
+impl DcfObjects {
+    fn from_answers(lists: Value, domains: Value, points: Value, v1: Value, default_action: Value) -> DcfObjects {
+        let list = |value: &Value, key: &str| value[key].as_array().cloned().unwrap_or_default();
+        let attachment_points = points
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p["name"].as_str()?.to_string(), p["attachment_point_id"].as_str()?.to_string())))
+            .collect();
+        DcfObjects {
+            rulesets: list(&lists, "policy_lists"),
+            app_domains: list(&domains, "app_domains"),
+            attachment_points,
+            v1_policies: list(&v1, "policies"),
+            default_action,
+        }
     }
 }
 
@@ -622,6 +676,24 @@ mod tests {
             bad.unwrap_err().to_string(),
             "PUT x was refused by the controller: HTTP 400 Bad Request: priority must be >= 0"
         );
+    }
+
+    #[test]
+    fn dcf_answers_become_the_objects_a_rule_tree_is_built_from() {
+        let objects = DcfObjects::from_answers(
+            json!({"policy_lists": [{"uuid": "r1", "name": "tier1", "policies": []}]}),
+            json!({"app_domains": [{"uuid": "g1", "name": "ns"}]}),
+            json!([{"attachment_point_id": "ap-1", "name": "TERRAFORM_BEFORE_UI_MANAGED"}, {"name": "no id"}]),
+            json!({"policies": [{"name": "Greenfield-Rule", "system_resource": true}]}),
+            json!({"action": "DENY", "logging": true}),
+        );
+        assert_eq!(objects.rulesets[0]["uuid"], "r1");
+        assert_eq!(objects.app_domains[0]["name"], "ns");
+        assert_eq!(objects.attachment_points, [("TERRAFORM_BEFORE_UI_MANAGED".to_string(), "ap-1".to_string())]);
+        assert_eq!(objects.v1_policies[0]["name"], "Greenfield-Rule");
+        assert_eq!(objects.default_action["action"], "DENY");
+        let empty = DcfObjects::from_answers(json!({}), json!({}), json!({}), json!({}), Value::Null);
+        assert!(empty.rulesets.is_empty() && empty.app_domains.is_empty() && empty.attachment_points.is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! Owns every API call the resources make to the cluster (ConfigMaps, DaemonSets, nodes, the
 //! `networking.aviatrix.com/v1alpha1` FirewallPolicy custom resources, and the Deployments, ReplicaSets and
-//! Pods of a namespace), with resourceVersion preconditions on writes so a change made by someone else in
+//! Pods of a namespace; the pods, namespaces and services a verdict reads), with resourceVersion preconditions on writes so a change made by someone else in
 //! between is a conflict, never overwritten. 429 and 5xx answers are retried inside the caller's budget.
 //!
 //! FirewallPolicy is typed here ([`FirewallPolicy`]) after the k8s-firewall chart's CRD; fields this
@@ -15,7 +15,7 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::de::DeserializeOwned;
@@ -586,5 +586,118 @@ impl KubeClient {
     /// The namespace's ReplicaSets, to tell which pods a Deployment runs.
     pub async fn replica_sets(&self, namespace: &str, budget: &Budget) -> Result<Vec<ReplicaSet>, KubeError> {
         self.list(namespace, &ListParams::default(), budget).await
+    }
+
+    /// The pod, or `None` when there is none.
+    pub async fn pod(&self, namespace: &str, name: &str, budget: &Budget) -> Result<Option<Pod>, KubeError> {
+        self.get(namespace, name, budget).await
+    }
+
+    /// The namespace, or `None` when there is none.
+    pub async fn namespace(&self, name: &str, budget: &Budget) -> Result<Option<Namespace>, KubeError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let what = format!("Namespace {name}");
+        with_retries(budget, "get Namespace", || async {
+            api.get_opt(name).await.map_err(|e| self.classify("get Namespace", &what, e))
+        })
+        .await
+    }
+
+    /// Every Service of the namespace, for their selectors.
+    pub async fn services(&self, namespace: &str, budget: &Budget) -> Result<Vec<Service>, KubeError> {
+        let api = self.api::<Service>(namespace);
+        let what = format!("services in {namespace}");
+        with_retries(budget, "list services", || async {
+            api.list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .map_err(|e| self.classify("list services", &what, e))
+        })
+        .await
+    }
+
+    /// Every FirewallPolicy (`networking.aviatrix.com/v1alpha1`) in every namespace, with what its status
+    /// says the controller made of it. None when the CRD is not installed.
+    pub async fn firewall_policy_states(&self, budget: &Budget) -> Result<Vec<FirewallPolicyState>, KubeError> {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &firewall_policy_resource());
+        let listed = with_retries(budget, "list FirewallPolicies", || async {
+            api.list(&ListParams::default())
+                .await
+                .map(|l| l.items)
+                .map_err(|e| self.classify("list FirewallPolicies", "the FirewallPolicy resource type", e))
+        })
+        .await;
+        let items = match listed {
+            Ok(items) => items,
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(items.iter().map(FirewallPolicyState::of).collect())
+    }
+}
+
+/// One FirewallPolicy as far as enforcement goes: which generation of it the controller has reconciled, and
+/// the ruleset it made (`.status.ruleset`, `.status.lastReconciledGeneration`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallPolicyState {
+    pub namespace: String,
+    pub name: String,
+    pub generation: Option<i64>,
+    pub last_reconciled_generation: Option<i64>,
+    pub ruleset: Option<String>,
+}
+
+impl FirewallPolicyState {
+    fn of(object: &DynamicObject) -> FirewallPolicyState {
+        let status = object.data.get("status");
+        FirewallPolicyState {
+            namespace: object.metadata.namespace.clone().unwrap_or_default(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            generation: object.metadata.generation,
+            last_reconciled_generation: status.and_then(|s| s.get("lastReconciledGeneration")).and_then(|g| g.as_i64()),
+            ruleset: status
+                .and_then(|s| s.get("ruleset"))
+                .and_then(|r| r.as_str())
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+        }
+    }
+
+    /// Whether the controller enforces this policy as it stands: it has reconciled the current generation.
+    pub fn reconciled(&self) -> bool {
+        self.ruleset.is_some() && self.generation.is_some() && self.last_reconciled_generation == self.generation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(generation: Option<i64>, status: serde_json::Value) -> DynamicObject {
+        let gvk = GroupVersionKind::gvk("networking.aviatrix.com", "v1alpha1", "FirewallPolicy");
+        let mut object = DynamicObject::new("obot-s1-fw", &ApiResource::from_gvk(&gvk)).within("obot-mcp");
+        object.metadata.generation = generation;
+        object.data = serde_json::json!({ "status": status });
+        object
+    }
+
+    #[test]
+    fn a_firewall_policy_counts_as_enforced_only_at_its_reconciled_generation() {
+        let done = FirewallPolicyState::of(&policy(
+            Some(2),
+            serde_json::json!({"ruleset": "r1", "lastReconciledGeneration": 2}),
+        ));
+        assert_eq!(
+            (done.namespace.as_str(), done.name.as_str(), done.ruleset.as_deref()),
+            ("obot-mcp", "obot-s1-fw", Some("r1"))
+        );
+        assert!(done.reconciled());
+        let behind = FirewallPolicyState::of(&policy(
+            Some(3),
+            serde_json::json!({"ruleset": "r1", "lastReconciledGeneration": 2}),
+        ));
+        assert!(!behind.reconciled(), "a change the controller has not picked up yet");
+        let fresh = FirewallPolicyState::of(&policy(Some(1), serde_json::Value::Null));
+        assert!(!fresh.reconciled() && fresh.ruleset.is_none());
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod domains;
 pub mod inventory;
+pub mod verdict;
