@@ -20,6 +20,7 @@ use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
 use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
+use crate::resources::log_export::LogExportResource;
 use crate::resources::masquerade::MasqueradeResource;
 use crate::resources::route::RouteResource;
 
@@ -451,6 +452,7 @@ impl Provider for AviatrixProvider {
             Arc::new(RouteResource { provider: self.clone() }),
             Arc::new(MasqueradeResource { provider: self.clone() }),
             Arc::new(ClusterResource { provider: self.clone() }),
+            Arc::new(LogExportResource { provider: self.clone() }),
         ]
     }
 
