@@ -141,7 +141,12 @@ fn client_config(tls: &SyslogTls) -> Result<Arc<rustls::ClientConfig>, String> {
         let cert = cert.map_err(|e| format!("ca_certificate: {e}"))?;
         roots.add(cert).map_err(|e| format!("ca_certificate: {e}"))?;
     }
-    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    // The provider is named: the build holds both ring and aws-lc-rs, so rustls cannot pick one itself.
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots);
     let config = match (&tls.private_key, tls.public_certificate.is_empty()) {
         (Some(key), false) => {
             let chain = CertificateDer::pem_slice_iter(tls.public_certificate.as_bytes())
@@ -244,6 +249,65 @@ mod tests {
         );
         let tcp = line_for(&decision(Action::Drop, Protocol::Tcp, "a.example"), &gateway(), &time(), 1);
         assert!(tcp.contains(" traffic_server[1]: {"), "{tcp}");
+    }
+
+    #[tokio::test]
+    async fn over_tls_the_line_reaches_a_server_that_wants_the_profiles_client_certificate() {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = crate::tls::LabCa::load_or_create(dir.path()).unwrap();
+        let (server_cert, server_key) = ca.issue_loopback("siem").unwrap();
+        let (client_cert, client_key) = ca.issue_loopback("gateway").unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_slice(ca.cert_pem().as_bytes()).unwrap()).unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                CertificateDer::pem_slice_iter(server_cert.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap(),
+                PrivateKeyDer::from_pem_slice(server_key.as_bytes()).unwrap(),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut received = Vec::new();
+            for _ in 0..2 {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut text = String::new();
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    let _ = tls.read_to_string(&mut text).await;
+                }
+                received.push(text);
+            }
+            received
+        });
+        let mut target = SyslogTarget {
+            index: 4,
+            name: "tls".into(),
+            server: "127.0.0.1".into(),
+            port,
+            protocol: "TCP".into(),
+            exclude_gateways: vec![],
+            tls: Some(SyslogTls {
+                ca_certificate: ca.cert_pem().to_string(),
+                public_certificate: client_cert,
+                private_key: Some(client_key),
+            }),
+        };
+        send(&target, "over tls").await.unwrap();
+        // Without its key (a restarted lab), the profile presents no certificate and this server refuses it.
+        target.tls.as_mut().unwrap().private_key = None;
+        let _ = send(&target, "no certificate").await;
+        assert_eq!(server.await.unwrap(), ["over tls\n".to_string(), String::new()]);
     }
 
     #[tokio::test]
