@@ -116,6 +116,29 @@ async fn attempts_are_decided_by_tier_logged_followed_and_sent_to_syslog() {
     let s1_ip = pod(&kube, "s1-7f4d9c", "s1").await;
     pod(&kube, "healthcare-mcp-7f4d9c", "healthcare-mcp").await;
 
+    // The admin endpoint lists the namespace's pods as the gateway sees them, for the token's holder only.
+    let run: Value = serde_json::from_slice(&std::fs::read(lab.path().join("run.json")).unwrap()).unwrap();
+    let secrets: Value = serde_json::from_slice(&std::fs::read(lab.path().join("secrets.json")).unwrap()).unwrap();
+    let pods_url = format!("{}/pep/pods/obot-mcp", run["admin_url"].as_str().unwrap());
+    let admin = reqwest::Client::builder().no_proxy().build().unwrap();
+    assert_eq!(admin.get(&pods_url).send().await.unwrap().status(), 401);
+    let pods: Value = admin
+        .get(&pods_url)
+        .header("x-lab-admin-token", secrets["admin_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = pods.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["healthcare-mcp-7f4d9c", "s1-7f4d9c"]);
+    assert_eq!((pods[1]["ip"].as_str(), pods[1]["labels"]["app"].as_str()), (Some(s1_ip.as_str()), Some("s1")));
+    assert_eq!(
+        (pods[1]["cluster_id"].as_str(), pods[1]["resolvable"].as_bool()),
+        (Some(cluster_id.as_str()), Some(true))
+    );
+
     // Syslog listeners the controller's profiles point at: UDP on index 0, TCP on index 1.
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -3,6 +3,8 @@
 //! - `POST /pep/attempt` with `{"pod": "NS/NAME", "dst": "HOST:PORT", "protocol": "tcp"}` answers the
 //!   [`Decision`] as JSON; 404 for a pod that does not exist, 400 for a malformed pod, destination or protocol
 //!   (the body says which and what is accepted), 500 when the controller's objects cannot be evaluated;
+//! - `GET /pep/pods/{namespace}` answers the namespace's pods as the gateway sees them (labels, IP, the
+//!   Services selecting them, the cluster and whether its Kubernetes SmartGroups resolve), in name order;
 //! - `GET /pep/decisions` answers every decision so far, oldest first, as a JSON list;
 //! - `GET /pep/decisions/stream` is a server-sent event stream: every decision so far, then each new one, one
 //!   `decision` event each with the decision as JSON in `data`.
@@ -13,7 +15,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -44,6 +46,7 @@ fn tcp() -> String {
 pub fn routes(pep: Arc<Pep>) -> Router {
     Router::new()
         .route("/pep/attempt", post(attempt))
+        .route("/pep/pods/{namespace}", get(pods))
         .route("/pep/decisions", get(decisions))
         .route("/pep/decisions/stream", get(stream))
         .with_state(pep)
@@ -67,6 +70,10 @@ async fn attempt(State(pep): State<Arc<Pep>>, Json(request): Json<AttemptRequest
             (status, e.to_string()).into_response()
         }
     }
+}
+
+async fn pods(State(pep): State<Arc<Pep>>, Path(namespace): Path<String>) -> Response {
+    Json(pep.workloads(&namespace)).into_response()
 }
 
 async fn decisions(State(pep): State<Arc<Pep>>) -> Response {

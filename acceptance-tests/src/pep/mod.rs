@@ -215,6 +215,23 @@ impl Pep {
         Ok(workload(pod, &object, namespace.as_ref(), &services, cluster.as_ref()))
     }
 
+    /// Every pod of `namespace` as the gateway would see it, in name order: what a page lists as the
+    /// namespace's servers and offers as attempt sources.
+    pub fn workloads(&self, namespace: &str) -> Vec<Workload> {
+        let ns = self.kube.get_core("namespaces", "", namespace);
+        let services = self.kube.list_core("services", Some(namespace));
+        let cluster = self.controller.lab_cluster();
+        self.kube
+            .list_core("pods", Some(namespace))
+            .iter()
+            .filter_map(|pod| {
+                let name = pod.pointer("/metadata/name").and_then(Value::as_str)?;
+                let at = PodRef { namespace: namespace.to_string(), name: name.to_string() };
+                Some(workload(&at, pod, ns.as_ref(), &services, cluster.as_ref()))
+            })
+            .collect()
+    }
+
     /// Decides one attempt, records it, sends it to the syslog profiles and broadcasts it.
     pub async fn attempt(&self, pod: &PodRef, destination: &Destination) -> Result<Decision, AttemptError> {
         let workload = self.workload(pod)?;
