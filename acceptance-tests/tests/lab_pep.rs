@@ -1,7 +1,8 @@
 //! The lab's enforcement point: with tiers 1 and 3 written straight to the controller's REST API and tier 2 a
 //! reconciled FirewallPolicy, `attempt` decides a live pod's egress as the gateway would (permit, drop, watch,
 //! with tier and rule), refuses a pod that does not exist, records every decision in the decision log that
-//! `decisions` prints and follows, and sends each decision to the controller's syslog profiles.
+//! `decisions` prints and follows, and sends each decision to the controller's syslog profiles over UDP, TCP
+//! and TLS with the client certificate, whose key the lab keeps off disk.
 
 mod common;
 mod lab_kube;
@@ -285,8 +286,9 @@ fn chrono_like(time: &str) -> bool {
     b.len() == 20 && b[4] == b'-' && b[10] == b'T' && b[19] == b'Z'
 }
 
-#[tokio::test]
-async fn a_syslog_profiles_private_key_is_kept_from_disk_and_inventory_and_a_dead_server_fails_nothing() {
+// Multi-threaded: the TLS listener answers while the test blocks on the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_profiles_send_with_the_client_certificate_keep_the_key_off_disk_and_a_dead_server_fails_nothing() {
     let lab = Lab::up(&[]);
     let api = ControllerApi::login(&lab).await;
     let kube = Kube::from_lab(&lab);
@@ -314,6 +316,29 @@ async fn a_syslog_profiles_private_key_is_kept_from_disk_and_inventory_and_a_dea
     assert_eq!(status["results"]["tls"], true, "{status}");
     assert!(!status.to_string().contains("bm90LWEtcmVhbC1rZXktYnV0LWEtc2VjcmV0"));
 
+    // A live TLS listener that requires the gateway's client certificate, on profile 3.
+    let ca_issuer = mcp_egress_lab::tls::LabCa::load_or_create(&lab.path()).unwrap();
+    let (client_cert, client_key) = ca_issuer.issue_loopback("gateway").unwrap();
+    let (tls_port, tls_lines) = tls_listener(&ca_issuer).await;
+    let port = tls_port.to_string();
+    let reply = api
+        .action(
+            "enable_remote_syslog_logging",
+            &[
+                ("index", "3"),
+                ("name", "siem-tls"),
+                ("server", "127.0.0.1"),
+                ("port", &port),
+                ("protocol", "TCP"),
+                ("ca_certificate", &ca),
+                ("public_certificate", &client_cert),
+                ("private_key", &client_key),
+            ],
+        )
+        .await;
+    assert_eq!(reply["return"], true, "{reply}");
+    let key_body = client_key.lines().nth(1).unwrap().to_string();
+
     // No cluster is onboarded and no rule is written: the V1 list's Greenfield rule decides, outside the tiers;
     // the delivery to the dead syslog server fails, and the attempt does not.
     pod(&kube, "s1-7f4d9c", "s1").await;
@@ -321,18 +346,55 @@ async fn a_syslog_profiles_private_key_is_kept_from_disk_and_inventory_and_a_dea
     assert_eq!(decided(&decision), is("permit", 0, "Greenfield-Rule"));
     assert_eq!(decision["cluster_id"], "");
 
-    let inventory = lab.cli(&["inventory"]);
-    assert!(!String::from_utf8_lossy(&inventory.stdout).contains("bm90LWEtcmVhbC1rZXktYnV0LWEtc2VjcmV0"));
-    for entry in walk(&lab.path()) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains("bm90LWEtcmVhbC1rZXktYnV0LWEtc2VjcmV0"),
-            "the private key is in {}",
-            entry.display()
-        );
+    let over_tls = tokio::time::timeout(Duration::from_secs(10), tls_lines).await.expect("a line over TLS");
+    let log = std::fs::read_to_string(lab.path().join("lab.log")).unwrap();
+    let over_tls = over_tls.unwrap_or_else(|e| panic!("{e}; the lab log:\n{log}"));
+    assert!(over_tls.contains(r#""pod":"s1-7f4d9c""#) && over_tls.contains(" traffic_server["), "{over_tls}");
+
+    let inventory = String::from_utf8_lossy(&lab.cli(&["inventory"]).stdout).to_string();
+    for secret in ["bm90LWEtcmVhbC1rZXktYnV0LWEtc2VjcmV0", key_body.as_str()] {
+        assert!(!inventory.contains(secret), "a private key is in the inventory");
+        for entry in walk(&lab.path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret), "a private key is in {}", entry.display());
+        }
     }
     let log = std::fs::read_to_string(lab.path().join("lab.log")).unwrap();
     assert!(log.contains("not delivered to syslog profile 2"), "the failed delivery is logged:\n{log}");
+}
+
+/// A syslog-over-TLS listener that requires a client certificate from the lab CA: its port, and the first
+/// line it receives.
+async fn tls_listener(ca: &mcp_egress_lab::tls::LabCa) -> (u16, tokio::task::JoinHandle<String>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::AsyncBufReadExt;
+    let (cert, key) = ca.issue_loopback("siem").unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca.cert_pem().as_bytes()).unwrap()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone()).build().unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            CertificateDer::pem_slice_iter(cert.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap(),
+            PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lines = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let tls = acceptor.accept(tcp).await.expect("a TLS handshake with the gateway's certificate");
+        let mut line = String::new();
+        tokio::io::BufReader::new(tls).read_line(&mut line).await.unwrap();
+        line
+    });
+    (port, lines)
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
