@@ -2,7 +2,7 @@
 # into .cache/ (ignored by git).
 CARGO ?= cargo
 
-.PHONY: demo test build tools bench-protocol bench-policy fmt clean-cache
+.PHONY: demo test build tools bench-protocol bench-policy bench-scale fmt clean-cache
 
 build:
 	$(CARGO) build --workspace --bins
@@ -24,6 +24,12 @@ bench-protocol:
 	$(CARGO) build --release -p terraform-provider-aviatrix
 	@bash scripts/install-null-provider.sh >/dev/null
 	@python3 scripts/bench_protocol.py
+
+# aviatrix_mcp_egress_server at 10, 100 and 500 against the lab, beside kubectl apply + wait of the same objects.
+bench-scale: tools
+	$(CARGO) build --release -p terraform-provider-aviatrix --bin terraform-provider-aviatrix
+	$(CARGO) build -p mcp-egress-lab --bin mcp-egress-lab
+	@python3 scripts/bench_scale.py
 
 bench-policy:
 	$(CARGO) bench -p mcp-egress-policy --bench policy

@@ -1,5 +1,6 @@
 //! The baseline a new cluster has: the four system namespaces, three nodes with pod CIDRs, the `kubernetes`
-//! Service, each namespace's `default` ServiceAccount and `kube-root-ca.crt` ConfigMap, and the node agents
+//! Service, each namespace's `default` ServiceAccount and `kube-root-ca.crt` ConfigMap, the k8s-firewall CRDs
+//! (FirewallPolicy, WebgroupPolicy), and the node agents
 //! whose masquerading the product changes and restores (docs/node-masquerade.md): AKS's `azure-ip-masq-agent`
 //! DaemonSet with its two ConfigMaps, and the VPC CNI's `aws-node` DaemonSet with the env its manifest sets.
 //! They are all there, the agents' pods included, when [`seed`] returns, so the lab's baseline (the inventory
@@ -68,6 +69,10 @@ pub fn seed(store: &Store) -> anyhow::Result<()> {
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
                "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"], "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}),
     )?;
+    for manifest in K8S_FIREWALL_CRDS {
+        let crd: serde_json::Value = serde_yaml::from_str(manifest)?;
+        add(&mut st, "apiextensions.k8s.io", "customresourcedefinitions", "", crd)?;
+    }
     for (plural, obj) in node_agents() {
         let group = if plural == "daemonsets" { "apps" } else { "" };
         add(&mut st, group, plural, "kube-system", obj)?;
@@ -81,6 +86,14 @@ pub fn seed(store: &Store) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The CRDs of the k8s-firewall chart (FirewallPolicy, WebgroupPolicy): the lab's cluster is one the chart
+/// was installed on, as an existing fabric customer's is. Helm leaves a chart's `crds/` in place on
+/// uninstall and skips them on install when present, so they belong to the baseline.
+pub const K8S_FIREWALL_CRDS: [&str; 2] = [
+    include_str!("../../charts/k8s-firewall/crds/networking.aviatrix.com_firewallpolicies.yaml"),
+    include_str!("../../charts/k8s-firewall/crds/networking.aviatrix.com_webgrouppolicies.yaml"),
+];
 
 /// The labels AKS puts on its ip-masq-agent ConfigMaps; `mode` is `Reconcile` for the one AKS owns and
 /// `EnsureExists` for the custom one (docs/node-masquerade.md §2).

@@ -185,6 +185,32 @@ fn walk(v: &mut Value, schema: &Value, path: &str, strict: bool, causes: &mut Ve
             ));
         }
     }
+    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
+    if let Some(n) = v.as_f64() {
+        if let Some(min) = bound("minimum").filter(|min| n < *min) {
+            causes.push(cause(
+                "FieldValueInvalid",
+                path,
+                format!("Invalid value: {}: {path} in body should be greater than or equal to {min}", short(v)),
+            ));
+        }
+        if let Some(max) = bound("maximum").filter(|max| n > *max) {
+            causes.push(cause(
+                "FieldValueInvalid",
+                path,
+                format!("Invalid value: {}: {path} in body should be less than or equal to {max}", short(v)),
+            ));
+        }
+    }
+    if let (Value::Array(items), Some(min)) = (&*v, schema.get("minItems").and_then(Value::as_u64)) {
+        if (items.len() as u64) < min {
+            causes.push(cause(
+                "FieldValueInvalid",
+                path,
+                format!("Invalid value: {}: {path} in body should have at least {min} items", items.len()),
+            ));
+        }
+    }
     match v {
         Value::Object(m) => {
             let props = schema.get("properties").and_then(Value::as_object);

@@ -72,20 +72,12 @@ impl Kube {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// The FirewallPolicy CRD with the identity the k8s-firewall chart gives it (reference §4.3), and the
-    /// `obot-mcp` namespace.
+    /// The MCP namespace `obot-mcp` beside the FirewallPolicy CRD, which the lab's cluster holds from the
+    /// start (the k8s-firewall chart's CRDs are part of its baseline).
     pub async fn install_firewall_policy_crd_and_namespace(&self) {
-        let crd = json!({
-            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": "firewallpolicies.networking.aviatrix.com"},
-            "spec": {"group": "networking.aviatrix.com", "scope": "Namespaced",
-                     "names": {"plural": "firewallpolicies", "singular": "firewallpolicy", "kind": "FirewallPolicy"},
-                     "versions": [{"name": "v1alpha1", "served": true, "storage": true, "subresources": {"status": {}},
-                                   "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
-        });
-        let (status, body) =
-            self.send(Method::POST, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Some(crd)).await;
-        assert_eq!(status, 201, "{body}");
+        let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/firewallpolicies.networking.aviatrix.com";
+        let (status, body) = self.send(Method::GET, crd, None).await;
+        assert_eq!(status, 200, "the lab's cluster comes with the FirewallPolicy CRD: {body}");
         let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "obot-mcp"}});
         assert_eq!(self.send(Method::POST, "/api/v1/namespaces", Some(namespace)).await.0, 201);
     }
