@@ -208,6 +208,8 @@ pub struct Emulators {
     pub keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
     /// Where each emulator listens.
     pub ports: PortBook,
+    /// The lab Kubernetes API's live objects, for the enforcement point.
+    pub kube: crate::kube::ObjectReader,
 }
 
 /// Starts every emulator on its own loopback port. To add an emulated system: start it here, push it on
@@ -286,9 +288,10 @@ pub async fn start_emulators(
         ca_pem: ca.cert_pem().as_bytes().to_vec(),
         token: secrets.kubernetes_token.clone(),
     });
+    let kube_reader = kube.reader();
     list.push(Arc::new(crate::kube::emulator::KubeEmulator::new(kube)));
 
-    Ok(Emulators { list, controller, children, keep, ports })
+    Ok(Emulators { list, controller, children, keep, ports, kube: kube_reader })
 }
 
 /// The ports emulators bound, kept in `DIR/ports.json`: each prefers the one it had last time, so a restarted
@@ -460,7 +463,20 @@ pub async fn serve(dir: &Path) -> anyhow::Result<()> {
         .route("/fault", post(admin_fault))
         .route("/faults", get(admin_faults))
         .route("/reboot-controller", post(admin_reboot))
-        .with_state(admin);
+        .with_state(admin.clone());
+    let pep = crate::pep::Pep::new(&lab.dir, emulators.controller.clone(), emulators.kube.clone())?;
+    let token = admin.token.clone();
+    let admin_router = admin_router.merge(crate::pep::http::routes(pep).route_layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let token = token.clone();
+            async move {
+                match request.headers().get("x-lab-admin-token").and_then(|v| v.to_str().ok()) {
+                    Some(given) if given == token => next.run(request).await,
+                    _ => admin_error(StatusCode::UNAUTHORIZED, "missing or wrong x-lab-admin-token"),
+                }
+            }
+        },
+    )));
     let admin_listener = emulators.ports.bind("admin").await?;
     emulators.ports.save(&lab)?;
     let admin_url = format!("http://127.0.0.1:{}", admin_listener.local_addr()?.port());

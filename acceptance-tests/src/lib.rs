@@ -13,5 +13,6 @@ pub mod fault;
 pub mod http;
 pub mod inventory;
 pub mod kube;
+pub mod pep;
 pub mod store;
 pub mod tls;

@@ -22,7 +22,8 @@ const NOT_RUNNING: u8 = 3;
     about = "The lab: an Aviatrix controller, Azure Resource Manager networking, AWS EC2 (moto) and a Kubernetes \
              API emulated on loopback, so the mcp-egress/aviatrix provider runs end to end with no account",
     after_help = "Exit status: 0 done; 1 failed, or `inventory --diff` found differences; 2 bad arguments; \
-                  3 the lab in DIR is not running (status, inventory, fault, reboot-controller)."
+                  3 the lab in DIR is not running (status, inventory, fault, reboot-controller, attempt, \
+                  decisions)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -102,6 +103,37 @@ enum Command {
         /// The pod, as NAMESPACE/NAME.
         pod: String,
     },
+    /// Try an egress connection from a pod as the lab's enforcement point (the gateway) would decide it, over
+    /// the controller's live policy. Prints `<time> action=<permit|drop|watch> rule=<rule> pod=<pod>
+    /// dst=<host> port=<port> tier=<n>`; the decision also goes to DIR/decisions.jsonl and to the
+    /// controller's remote syslog profiles.
+    Attempt {
+        #[command(flatten)]
+        lab: Lab,
+        /// The pod, as NAMESPACE/NAME.
+        #[arg(long, value_name = "NS/NAME")]
+        pod: String,
+        /// The destination, as HOST:PORT ([ADDRESS]:PORT for IPv6).
+        #[arg(long, value_name = "HOST:PORT")]
+        dst: String,
+        /// tcp, udp or icmp (port 0).
+        #[arg(long, default_value = "tcp")]
+        protocol: String,
+        /// Print the decision as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the enforcement point's decisions, oldest first.
+    Decisions {
+        #[command(flatten)]
+        lab: Lab,
+        /// Keep printing new decisions as they are made, until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// Print each decision as a JSON line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the lab in the foreground (what `up` starts detached).
     #[command(hide = true)]
     Serve {
@@ -170,6 +202,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("pod {namespace}/{name} restarted with IP {ip}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Attempt { lab, pod, dst, protocol, json } => {
+            let request = mcp_egress_lab::pep::http::AttemptRequest { pod, dst, protocol };
+            let decision =
+                admin(&lab.dir, reqwest::Method::POST, "/pep/attempt", Some(serde_json::to_value(&request)?)).await?;
+            let decision: mcp_egress_lab::pep::Decision =
+                serde_json::from_value(decision).context("reading the lab's decision")?;
+            print_decision(&decision, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Decisions { lab, follow, json } => decisions(&lab.dir, follow, json).await,
         Command::Serve { lab } => {
             mcp_egress_lab::daemon::serve(&lab.dir).await?;
             Ok(ExitCode::SUCCESS)
@@ -344,6 +386,16 @@ async fn status(dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(if all_alive { ExitCode::SUCCESS } else { ExitCode::from(NOT_RUNNING) })
 }
 
+/// The running lab in `dir` and its admin token, or [`NotRunning`].
+fn running_lab(dir: &Path) -> anyhow::Result<(RunInfo, String)> {
+    let lab = LabDir::new(dir)?;
+    let run = match lab.run_info()? {
+        Some(run) if alive(run.daemon_pid, "mcp-egress-lab") => run,
+        _ => return Err(NotRunning(lab.dir.clone()).into()),
+    };
+    Ok((run, lab.secrets()?.admin_token))
+}
+
 /// Calls the running lab's admin endpoint.
 async fn admin(
     dir: &Path,
@@ -351,15 +403,9 @@ async fn admin(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> anyhow::Result<serde_json::Value> {
-    let lab = LabDir::new(dir)?;
-    let run = match lab.run_info()? {
-        Some(run) if alive(run.daemon_pid, "mcp-egress-lab") => run,
-        _ => return Err(NotRunning(lab.dir.clone()).into()),
-    };
-    let secrets = lab.secrets()?;
+    let (run, token) = running_lab(dir)?;
     let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
-    let mut request =
-        client.request(method, format!("{}{path}", run.admin_url)).header("x-lab-admin-token", secrets.admin_token);
+    let mut request = client.request(method, format!("{}{path}", run.admin_url)).header("x-lab-admin-token", token);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -370,6 +416,60 @@ async fn admin(
         bail!("{text}");
     }
     Ok(serde_json::from_str(&text)?)
+}
+
+fn print_decision(decision: &mcp_egress_lab::pep::Decision, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(decision)?)?;
+    } else {
+        writeln!(out, "{}", decision.line)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `decisions`: the log from the admin endpoint, or with `follow` its event stream, printed as it comes.
+async fn decisions(dir: &Path, follow: bool, json: bool) -> anyhow::Result<ExitCode> {
+    if !follow {
+        let all: Vec<mcp_egress_lab::pep::Decision> =
+            serde_json::from_value(admin(dir, reqwest::Method::GET, "/pep/decisions", None).await?)?;
+        for decision in &all {
+            print_decision(decision, json)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (run, token) = running_lab(dir)?;
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let mut response = client
+        .get(format!("{}/pep/decisions/stream", run.admin_url))
+        .header("x-lab-admin-token", token)
+        .send()
+        .await
+        .with_context(|| format!("reaching the lab at {}; is it up?", run.admin_url))?;
+    if !response.status().is_success() {
+        bail!("{}", response.text().await.unwrap_or_default());
+    }
+    // Server-sent events: `data:` lines, an empty line ends an event.
+    let mut pending = String::new();
+    let mut data = String::new();
+    while let Some(chunk) = response.chunk().await.context("reading the decision stream")? {
+        pending.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = pending.find('\n') {
+            let line = pending[..end].trim_end_matches('\r').to_string();
+            pending.drain(..=end);
+            if let Some(value) = line.strip_prefix("data:") {
+                data.push_str(value.trim_start());
+            } else if line.is_empty() && !data.is_empty() {
+                let decision: mcp_egress_lab::pep::Decision =
+                    serde_json::from_str(&data).context("reading a decision from the stream")?;
+                print_decision(&decision, json)?;
+                data.clear();
+            }
+        }
+    }
+    bail!("the lab closed the decision stream (it stopped?)")
 }
 
 async fn inventory(dir: &Path, diff: bool) -> anyhow::Result<ExitCode> {

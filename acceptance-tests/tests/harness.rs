@@ -68,6 +68,21 @@ fn a_wrong_value_fails_and_shows_both_values() {
 }
 
 #[test]
+fn a_value_that_must_be_kept_out_fails_wherever_it_shows() {
+    // An output holding the value: it is in the apply output and in the state file.
+    let leaky = config(&format!("{DOMAINS}\noutput \"leak\" {{ value = \"not-so-s3cret\" }}\n"));
+    fails_with(
+        Case::new("leaky apply").step(Step::apply(&leaky).expect_kept_out("not-so-s3cret")),
+        &["leaky apply", "step 1 (apply)", "expect_kept_out #1 appears in the apply output"],
+    );
+    fails_with(
+        Case::new("leaky plan").step(Step::plan(&leaky).expect_kept_out("not-so-s3cret")),
+        &["leaky plan", "step 1 (plan)", "expect_kept_out #1 appears in the plan output"],
+    );
+    Case::new("nothing leaks").step(Step::apply(&config(DOMAINS)).expect_kept_out("not-so-s3cret")).run();
+}
+
+#[test]
 fn a_plan_that_is_not_empty_after_apply_fails() {
     // timestamp() is known only at apply, so every plan shows the output changing.
     fails_with(

@@ -22,6 +22,7 @@ use crate::plugin::component::{DynDataSource, DynFunction, DynResource};
 use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
 use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
+use crate::resources::log_export::LogExportResource;
 use crate::resources::masquerade::MasqueradeResource;
 use crate::resources::route::RouteResource;
 use crate::resources::server::ServerResource;
@@ -459,6 +460,7 @@ impl Provider for AviatrixProvider {
             Arc::new(MasqueradeResource { provider: self.clone() }),
             Arc::new(ClusterResource { provider: self.clone() }),
             Arc::new(ServerResource { provider: self.clone() }),
+            Arc::new(LogExportResource { provider: self.clone() }),
         ]
     }
 

@@ -522,8 +522,18 @@ fn enable_syslog(controller: &Controller, params: &Params) -> Result<Value, Stri
         "template": params.get("template").unwrap_or(""),
         "exclude_gateway_list": params.get("exclude_gateway_list").unwrap_or(""),
         "tls": params.get("ca_certificate").is_some(),
+        "ca_certificate": params.get("ca_certificate").unwrap_or(""),
+        "public_certificate": params.get("public_certificate").unwrap_or(""),
         "status": "enabled",
     });
+    // The private key stays in memory: it is neither saved nor reported (see `Controller::syslog_keys`).
+    {
+        let mut keys = controller.syslog_keys.lock().unwrap();
+        match params.get("private_key") {
+            Some(key) => keys.insert(index, key.to_string()),
+            None => keys.remove(&index),
+        };
+    }
     controller.mutate(|s| s.syslog.insert(index, profile));
     Ok(Value::String(format!("Remote syslog logging for profile {index} enabled")))
 }
@@ -537,6 +547,7 @@ fn syslog_status(controller: &Controller, params: &Params) -> Result<Value, Stri
 
 fn disable_syslog(controller: &Controller, params: &Params) -> Result<Value, String> {
     let index = syslog_index(params)?;
+    controller.syslog_keys.lock().unwrap().remove(&index);
     controller.mutate(|s| s.syslog.remove(&index));
     Ok(Value::String(format!("Remote syslog logging for profile {index} disabled")))
 }

@@ -8,6 +8,7 @@
 //! real controller launches it through the cloud's API.
 
 mod actions;
+pub mod dcf;
 pub mod reconcile;
 mod rest;
 pub mod selector;
@@ -229,6 +230,9 @@ pub struct Controller {
     faults: Faults,
     url: Mutex<String>,
     ca_file: String,
+    /// The TLS private keys of remote syslog profiles, by index. Held in memory only: never saved with the
+    /// state, never listed in the inventory. A restarted lab's profiles send without a client certificate.
+    syslog_keys: Mutex<HashMap<u8, String>>,
 }
 
 const CONTROLLER_FAULTS: &[FaultKind] = &[
@@ -265,6 +269,7 @@ impl Controller {
             faults: Faults::new(CONTROLLER_FAULTS),
             url: Mutex::new(String::new()),
             ca_file: dir.join("ca.pem").display().to_string(),
+            syslog_keys: Mutex::new(HashMap::new()),
         });
         controller.persist();
         Ok(controller)

@@ -360,22 +360,12 @@ pub async fn run(controller: Arc<Controller>, access: KubeAccess) {
     };
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let (enabled, cluster_id) = controller.read(|s| {
-            let on = s.features.get("k8s").copied().unwrap_or(false)
-                && s.features.get("k8s_dcf_policies").copied().unwrap_or(false);
-            // A Partial or Disconnected cluster's custom resources cannot be listed; clusters saved before
-            // states existed count as connected.
-            let cluster = s
-                .clusters
-                .values()
-                .find(|c| {
-                    c.get("status").and_then(Value::as_str).is_none_or(|state| state == super::rest::CLUSTER_CONNECTED)
-                })
-                .and_then(|c| c.get("cluster_id"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            (on, cluster)
+        let enabled = controller.read(|s| {
+            s.features.get("k8s").copied().unwrap_or(false)
+                && s.features.get("k8s_dcf_policies").copied().unwrap_or(false)
         });
+        // A Partial or Disconnected cluster's custom resources cannot be listed.
+        let cluster_id = controller.lab_cluster().filter(|c| c.connected).map(|c| c.cluster_id);
         let (true, Some(cluster_id)) = (enabled, cluster_id) else { continue };
         if let Err(e) = reconcile_once(&controller, &client, &access, &cluster_id).await {
             crate::http::log("controller", format!("FirewallPolicy reconciliation: {e}"));

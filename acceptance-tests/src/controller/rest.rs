@@ -405,7 +405,7 @@ async fn attachment_points(Query(query): Query<NameQuery>) -> Reply {
 }
 
 /// The V1 list's system entry, which GET always includes and PUT cannot replace (reference §3.1, §3.2).
-fn greenfield_rule() -> Value {
+pub(super) fn greenfield_rule() -> Value {
     json!({
         "name": "Greenfield-Rule",
         "uuid": "def000ad-1000-0000-0000-000000000001",

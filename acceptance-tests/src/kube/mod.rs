@@ -84,6 +84,11 @@ impl KubeHandle {
         controllers::fail_pod(&mut self.app.store.lock(), namespace, name).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
+    /// A reader of the live objects, for the lab's other parts (the enforcement point reads pods through it).
+    pub fn reader(&self) -> ObjectReader {
+        ObjectReader { app: self.app.clone() }
+    }
+
     /// Stops serving and saves the state.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
@@ -92,6 +97,29 @@ impl KubeHandle {
             let _ = t.await;
         }
         self.app.store.save()
+    }
+}
+
+/// Read access to the live objects of the lab's Kubernetes API, without going through HTTP. Cheap to clone.
+#[derive(Clone)]
+pub struct ObjectReader {
+    app: Arc<App>,
+}
+
+impl ObjectReader {
+    /// One object of a built-in core (`v1`) resource by its plural, e.g. `pods`; `ns` empty for cluster-scoped
+    /// kinds such as `namespaces`.
+    pub fn get_core(&self, plural: &str, ns: &str, name: &str) -> Option<serde_json::Value> {
+        let state = self.app.store.lock();
+        let def = state.resource("", plural)?.clone();
+        state.get(&def, ns, name).cloned()
+    }
+
+    /// Objects of a built-in core resource in `ns` (all namespaces when `None`), in (namespace, name) order.
+    pub fn list_core(&self, plural: &str, ns: Option<&str>) -> Vec<serde_json::Value> {
+        let state = self.app.store.lock();
+        let Some(def) = state.resource("", plural).cloned() else { return Vec::new() };
+        state.list(&def, ns).into_iter().cloned().collect()
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Step {
     error: Option<ExpectedError>,
     plan: Option<PlanShows>,
     warnings: Option<Warnings>,
+    /// Values that must appear nowhere the step leaves a trace: its output, the state file, the plan.
+    kept_out: Vec<String>,
 }
 
 /// What the warnings of a successful apply or plan must be (check blocks report failed assertions as warnings).
@@ -161,7 +163,7 @@ impl Case {
 
 impl Step {
     fn new(action: Action, config: Option<String>) -> Step {
-        Step { action, config, checks: Vec::new(), error: None, plan: None, warnings: None }
+        Step { action, config, checks: Vec::new(), error: None, plan: None, warnings: None, kept_out: Vec::new() }
     }
 
     /// `terraform apply` of `config`, then the checks, then a re-plan that must be empty.
@@ -277,6 +279,14 @@ impl Step {
         self
     }
 
+    /// For an apply or a plan: `secret` (a write-only value, say) appears nowhere the step leaves it: not in
+    /// terraform's output, not in the state file (private state included), not in the plan or the re-plan
+    /// (the saved plan's values; its copy of the configuration is the configuration).
+    pub fn expect_kept_out(mut self, secret: &str) -> Step {
+        self.kept_out.push(secret.to_string());
+        self
+    }
+
     /// For a plan: it changes nothing (`plan -detailed-exitcode` exits 0).
     pub fn expect_no_changes(mut self) -> Step {
         self.plan = Some(PlanShows::NoChanges);
@@ -317,17 +327,21 @@ impl Step {
                     error.check(&ws.run(&["apply", "-auto-approve", "-no-color", "-json"]), "apply")?;
                     return check_state(&self.checks, &ws.state());
                 }
-                match &self.warnings {
-                    None => succeeded(ws.run(&["apply", "-auto-approve", "-no-color"]), "apply")?,
-                    Some(wanted) => {
-                        let run = ws.run(&["apply", "-auto-approve", "-no-color", "-json"]);
-                        let warned = warnings(&run);
-                        succeeded(run, "apply")?;
-                        wanted.check("apply", &warned)?;
-                    }
+                let applied = match &self.warnings {
+                    None => ws.run(&["apply", "-auto-approve", "-no-color"]),
+                    Some(_) => ws.run(&["apply", "-auto-approve", "-no-color", "-json"]),
+                };
+                kept_out(&self.kept_out, "the apply output", &format!("{}{}", applied.stdout, applied.stderr))?;
+                let warned = warnings(&applied);
+                succeeded(applied, "apply")?;
+                if let Some(wanted) = &self.warnings {
+                    wanted.check("apply", &warned)?;
                 }
                 check_state(&self.checks, &ws.state())?;
+                let state_file = std::fs::read_to_string(ws.path().join("terraform.tfstate")).unwrap_or_default();
+                kept_out(&self.kept_out, "the state file", &state_file)?;
                 let replan = ws.run(&["plan", "-detailed-exitcode", "-no-color"]);
+                kept_out(&self.kept_out, "the plan after apply", &format!("{}{}", replan.stdout, replan.stderr))?;
                 if replan.code != 0 {
                     return Err(format!("the plan after apply is not empty: {}", replan.describe(0)));
                 }
@@ -343,11 +357,21 @@ impl Step {
                     args.push("-json");
                 }
                 let run = ws.run(&args);
+                kept_out(&self.kept_out, "the plan output", &format!("{}{}", run.stdout, run.stderr))?;
                 if run.code != 0 && run.code != 2 {
                     return Err(format!("plan failed: {}", run.describe(0)));
                 }
                 if let Some(wanted) = &self.warnings {
                     wanted.check("plan", &warnings(&run))?;
+                }
+                if !self.kept_out.is_empty() {
+                    // What Terraform and the provider planned; the `configuration` section quotes the
+                    // configuration's own literals, which are the user's to keep out.
+                    let mut saved = ws.json(&["show", "-json", "step.tfplan"]);
+                    if let Some(plan) = saved.as_object_mut() {
+                        plan.remove("configuration");
+                    }
+                    kept_out(&self.kept_out, "the saved plan", &saved.to_string())?;
                 }
                 match &self.plan {
                     Some(PlanShows::NoChanges) if run.code != 0 => {
@@ -379,6 +403,14 @@ impl Step {
                 check_state(&self.checks, &ws.state())
             }
         }
+    }
+}
+
+/// Fails when any of `secrets` appears in `text`, which is `where`; the message does not repeat the secret.
+fn kept_out(secrets: &[String], place: &str, text: &str) -> Outcome {
+    match secrets.iter().position(|secret| text.contains(secret.as_str())) {
+        Some(i) => Err(format!("the value given to expect_kept_out #{} appears in {place}", i + 1)),
+        None => Ok(()),
     }
 }
 

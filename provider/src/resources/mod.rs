@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod gateway;
+pub mod log_export;
 pub mod masquerade;
 pub mod route;
 pub mod server;
