@@ -21,6 +21,7 @@ use crate::plugin::{Diagnostic, Diagnostics, Outcome, Provider, TfSchema};
 use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
 use crate::resources::masquerade::MasqueradeResource;
+use crate::resources::policy::PolicyResource;
 use crate::resources::route::RouteResource;
 
 /// Configuration of the Aviatrix MCP egress provider. Every attribute may instead come from the
@@ -451,6 +452,7 @@ impl Provider for AviatrixProvider {
             Arc::new(RouteResource { provider: self.clone() }),
             Arc::new(MasqueradeResource { provider: self.clone() }),
             Arc::new(ClusterResource { provider: self.clone() }),
+            Arc::new(PolicyResource { provider: self.clone() }),
         ]
     }
 

@@ -2,14 +2,14 @@
 //! block or `KUBECONFIG`, the context named or the kubeconfig's current one, never another cluster by
 //! accident: the server URL is logged once, at INFO, when the client is built.
 //!
-//! Owns every API call the resources make to the cluster (ConfigMaps, DaemonSets, nodes), with
+//! Owns every API call the resources make to the cluster (ConfigMaps, DaemonSets, nodes, pods), with
 //! resourceVersion preconditions on writes so a change made by someone else in between is a conflict,
 //! never overwritten. 429 and 5xx answers are retried inside the caller's budget.
 
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::de::DeserializeOwned;
@@ -275,6 +275,24 @@ impl KubeClient {
         let api: Api<Node> = Api::all(self.client.clone());
         with_retries(budget, "list nodes", || async {
             api.list(&ListParams::default()).await.map(|l| l.items).map_err(|e| self.classify("list nodes", "nodes", e))
+        })
+        .await
+    }
+
+    /// The pods of `namespace` whose labels include every pair of `labels` (all of them when empty).
+    pub async fn pods(
+        &self,
+        namespace: &str,
+        labels: &std::collections::BTreeMap<String, String>,
+        budget: &Budget,
+    ) -> Result<Vec<Pod>, KubeError> {
+        let api = self.api::<Pod>(namespace);
+        let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let params =
+            if selector.is_empty() { ListParams::default() } else { ListParams::default().labels(&selector.join(",")) };
+        let what = format!("pods in {namespace}");
+        with_retries(budget, "list pods", || async {
+            api.list(&params).await.map(|l| l.items).map_err(|e| self.classify("list pods", &what, e))
         })
         .await
     }
