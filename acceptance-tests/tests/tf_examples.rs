@@ -32,8 +32,8 @@ fn roots() -> Vec<(PathBuf, String)> {
 fn every_example_folder_applies_with_only_lab_env() {
     let roots = roots();
     assert!(
-        roots.len() >= 9,
-        "examples/ holds the provider, quickstart, data source, two functions and four resources: {roots:?}",
+        roots.len() >= 12,
+        "examples/ holds the provider, quickstart, two fabrics, data source, two functions and five resources: {roots:?}",
         roots = roots.iter().map(|(p, _)| p).collect::<Vec<_>>()
     );
     let mut failures = Vec::new();
