@@ -83,7 +83,12 @@ fn ruleset(inventory: &Value, ns: &str, tier: &str) -> Option<Value> {
 }
 
 fn rule_names(ruleset: &Value) -> Vec<String> {
-    ruleset["policies"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str().map(str::to_string)).collect()
+    ruleset["policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// The sub-policies of a group as (name, ruleset) pairs.
@@ -99,7 +104,9 @@ fn members(group: &Value) -> Vec<(String, String)> {
 /// Both shared groups are attached and hold, for each namespace of `namespaces`, a sub-policy for its ruleset.
 fn groups_hold(lab: &Lab, namespaces: &[&str]) {
     let inventory = lab.inventory();
-    for (point, group_name, tier) in [(BEFORE_UI, "mcp-egress-tier1", "tier1"), (AFTER_K8S, "mcp-egress-tier3", "tier3")] {
+    for (point, group_name, tier) in
+        [(BEFORE_UI, "mcp-egress-tier1", "tier1"), (AFTER_K8S, "mcp-egress-tier3", "tier3")]
+    {
         let group = attached(&inventory, point).unwrap_or_else(|| panic!("nothing attached at {point}"));
         assert_eq!(group["name"], group_name, "{group}");
         assert_eq!(group["metadata"]["managed_by"], "mcp-egress/aviatrix", "{group}");
@@ -109,7 +116,8 @@ fn groups_hold(lab: &Lab, namespaces: &[&str]) {
             let ours = ruleset(&inventory, ns, tier).unwrap_or_else(|| panic!("no {tier} ruleset for {ns}"));
             assert_eq!(ours["attach_to"], "", "a ruleset in a group has no attach_to of its own");
             assert!(
-                held.iter().any(|(name, list)| name.ends_with(&format!("/{ns}")) && list == ours["uuid"].as_str().unwrap()),
+                held.iter()
+                    .any(|(name, list)| name.ends_with(&format!("/{ns}")) && list == ours["uuid"].as_str().unwrap()),
                 "{point} does not hold {ns}'s {tier} ruleset: {held:?}"
             );
         }
@@ -254,7 +262,8 @@ fn bad_permits_namespaces_and_modes_are_refused_at_plan_on_their_attribute() {
     let duplicate = policy(
         r#"  named_permits = [{ name = "github", domains = ["api.github.com"] }, { name = "github", domains = ["ghcr.io"] }]"#,
     );
-    let protocol = policy(r#"  named_permits = [{ name = "github", domains = ["api.github.com"], protocol = "icmp" }]"#);
+    let protocol =
+        policy(r#"  named_permits = [{ name = "github", domains = ["api.github.com"], protocol = "icmp" }]"#);
     let port = policy(r#"  named_permits = [{ name = "github", domains = ["api.github.com"], ports = [70000] }]"#);
     let mode = policy("  enforcement = \"block\"");
     let namespace = policy("").replace("namespace = \"mcp\"", "namespace = \"MCP_Servers\"");
@@ -263,7 +272,10 @@ fn bad_permits_namespaces_and_modes_are_refused_at_plan_on_their_attribute() {
             Step::plan(&port_in_domain)
                 .expect_error(r#"named_permits\[0\]\.domains\[1\] = "evil\.example\.com:443": .*rule no-port"#),
         )
-        .step(Step::plan(&duplicate).expect_error(r#"named_permits\[1\]\.name = "github" is also the name of named_permits\[0\]"#))
+        .step(
+            Step::plan(&duplicate)
+                .expect_error(r#"named_permits\[1\]\.name = "github" is also the name of named_permits\[0\]"#),
+        )
         .step(Step::plan(&protocol).expect_error(r#"named_permits\[0\]\.protocol = "icmp"; use "tcp", "udp" or "any""#))
         .step(Step::plan(&port).expect_error(r"named_permits\[0\]\.ports\[0\] = 70000"))
         .step(Step::plan(&mode).expect_error(r#"enforcement = "block"; use "enforce""#))
@@ -360,9 +372,7 @@ output "id" { value = aviatrix_mcp_egress_cluster.eks.id }
     // Import by <cluster>/<namespace> into a fresh state: the same values, and nothing to change.
     let applied = b.state()["values"]["root_module"]["resources"][0]["values"].clone();
     let fresh = b.fresh();
-    fresh
-        .run(&["import", "-no-color", POLICY, &format!("{cluster}/team-b")])
-        .expect_code(0, "import stack b's policy");
+    fresh.run(&["import", "-no-color", POLICY, &format!("{cluster}/team-b")]).expect_code(0, "import stack b's policy");
     let imported = fresh.state()["values"]["root_module"]["resources"][0]["values"].clone();
     assert_eq!(imported, applied, "imported values differ from applied ones");
     fresh.run(&["plan", "-detailed-exitcode", "-no-color"]).expect_code(0, "the plan after import");
@@ -384,8 +394,7 @@ output "id" { value = aviatrix_mcp_egress_cluster.eks.id }
     assert!(attached(&inventory, BEFORE_UI).is_none() && attached(&inventory, AFTER_K8S).is_none());
 
     // At once: two applies that race for the same groups both end up in them.
-    let started: Vec<_> =
-        [&a, &b].iter().map(|ws| ws.spawn(&["apply", "-auto-approve", "-no-color"])).collect();
+    let started: Vec<_> = [&a, &b].iter().map(|ws| ws.spawn(&["apply", "-auto-approve", "-no-color"])).collect();
     for (child, name) in started.into_iter().zip(["a", "b"]) {
         let out = child.wait_with_output().expect("waiting for terraform");
         assert!(out.status.success(), "concurrent apply of stack {name}: {}", text(&out));
@@ -394,8 +403,7 @@ output "id" { value = aviatrix_mcp_egress_cluster.eks.id }
     for ws in [&a, &b] {
         ws.run(&["plan", "-detailed-exitcode", "-no-color"]).expect_code(0, "the plan after the concurrent applies");
     }
-    let started: Vec<_> =
-        [&a, &b].iter().map(|ws| ws.spawn(&["destroy", "-auto-approve", "-no-color"])).collect();
+    let started: Vec<_> = [&a, &b].iter().map(|ws| ws.spawn(&["destroy", "-auto-approve", "-no-color"])).collect();
     for (child, name) in started.into_iter().zip(["a", "b"]) {
         let out = child.wait_with_output().expect("waiting for terraform");
         assert!(out.status.success(), "concurrent destroy of stack {name}: {}", text(&out));
@@ -462,7 +470,11 @@ spec:
 
 /// The IPs of the `app=mcp-server` pods, sorted.
 fn server_ips(lab: &Lab) -> Vec<String> {
-    let out = kubectl(lab, &["get", "pods", "-n", "mcp", "-l", "app=mcp-server", "-o", "jsonpath={.items[*].status.podIP}"], None);
+    let out = kubectl(
+        lab,
+        &["get", "pods", "-n", "mcp", "-l", "app=mcp-server", "-o", "jsonpath={.items[*].status.podIP}"],
+        None,
+    );
     let mut ips: Vec<String> = out.split_whitespace().map(str::to_string).collect();
     ips.sort();
     ips
@@ -498,7 +510,8 @@ resource "aviatrix_mcp_egress_cluster" "eks" {
 }
 "#,
     );
-    let fallback = onboarded(&format!("{PERMITS}\n  pod_labels = {{ app = \"mcp-server\" }}\n  pod_ip_fallback = true"));
+    let fallback =
+        onboarded(&format!("{PERMITS}\n  pod_labels = {{ app = \"mcp-server\" }}\n  pod_ip_fallback = true"));
     Case::new("pod IP fallback on a Partial cluster")
         .step(Step::outside("namespace mcp runs two servers and a tool", |lab| {
             kubectl(lab, &["apply", "-f", "-"], Some(PODS));

@@ -498,12 +498,17 @@ async fn list_rulesets(State(c): State<Arc<Controller>>) -> Reply {
 
 async fn create_ruleset(State(c): State<Arc<Controller>>, body: Bytes) -> Reply {
     let uuid = new_uuid();
-    c.mutate(|s| {
-        let ruleset = ruleset_body(s, &body, &uuid)?;
-        store_ruleset(s, &uuid, ruleset);
-        Ok::<(), Response>(())
-    })?;
-    ok(json!({ "uuid": uuid }))
+    let refused = c.mutate(|s| match ruleset_body(s, &body, &uuid) {
+        Ok(ruleset) => {
+            store_ruleset(s, &uuid, ruleset);
+            None
+        }
+        Err(refusal) => Some(refusal),
+    });
+    match refused {
+        Some(refusal) => Err(refusal),
+        None => ok(json!({ "uuid": uuid })),
+    }
 }
 
 async fn get_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>) -> Reply {
@@ -511,33 +516,45 @@ async fn get_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>)
 }
 
 async fn put_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>, body: Bytes) -> Reply {
-    c.mutate(|s| {
+    let refused = c.mutate(|s| {
         if !s.rulesets.contains_key(&uuid) {
-            return Err(ruleset_not_found(&uuid));
+            return Some(ruleset_not_found(&uuid));
         }
-        let ruleset = ruleset_body(s, &body, &uuid)?;
-        store_ruleset(s, &uuid, ruleset);
-        Ok(())
-    })?;
-    ok(json!({}))
+        match ruleset_body(s, &body, &uuid) {
+            Ok(ruleset) => {
+                store_ruleset(s, &uuid, ruleset);
+                None
+            }
+            Err(refusal) => Some(refusal),
+        }
+    });
+    match refused {
+        Some(refusal) => Err(refusal),
+        None => ok(json!({})),
+    }
 }
 
 /// Deletes a ruleset or a policy group; one that a group references stays, and the error names the group.
 async fn delete_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>) -> Reply {
-    c.mutate(|s| {
+    let refused = c.mutate(|s| {
         let users = groups_referencing(s, &uuid);
         if !users.is_empty() {
             let names: Vec<String> = users.iter().map(|(group, at)| format!("{group} {at}")).collect();
-            return Err(bad_request(format!(
+            return Some(bad_request(format!(
                 "Policy list {uuid} is in use by policy group {}; remove it from the group first",
                 names.join(", ")
             )));
         }
-        s.rulesets.remove(&uuid).ok_or_else(|| ruleset_not_found(&uuid))?;
+        if s.rulesets.remove(&uuid).is_none() {
+            return Some(ruleset_not_found(&uuid));
+        }
         s.attachments.retain(|_, holder| *holder != uuid);
-        Ok(())
-    })?;
-    ok(json!({}))
+        None
+    });
+    match refused {
+        Some(refusal) => Err(refusal),
+        None => ok(json!({})),
+    }
 }
 
 #[derive(serde::Deserialize)]
