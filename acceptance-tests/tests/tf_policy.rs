@@ -378,6 +378,15 @@ output "id" { value = aviatrix_mcp_egress_cluster.eks.id }
     fresh.run(&["plan", "-detailed-exitcode", "-no-color"]).expect_code(0, "the plan after import");
     drop(fresh);
 
+    // A create whose result never reached the state (an interrupted apply) is adopted: the next apply finds
+    // every object by its name and owner instead of making a second set.
+    let before = objects_of(&lab.inventory(), "team-b");
+    b.run(&["state", "rm", POLICY]).expect_code(0, "forgetting stack b's policy");
+    apply(&b, "stack b again, with its policy forgotten");
+    assert_eq!(objects_of(&lab.inventory(), "team-b"), before, "the second create did not adopt what the first made");
+    let readopted = b.state()["values"]["root_module"]["resources"][0]["values"].clone();
+    assert_eq!(readopted, applied);
+
     // Destroying one stack leaves the other's objects and sub-policies exactly as they were.
     let before = objects_of(&lab.inventory(), "team-b");
     assert!(before.len() >= 6, "{before:#?}");
@@ -532,6 +541,11 @@ resource "aviatrix_mcp_egress_cluster" "eks" {
             });
             lab.fault("controller", "partial-cluster", "0", "0");
         }))
+        .step(
+            Step::plan(&onboarded(PERMITS)).expect_warning(
+                r"Label SmartGroups do not resolve on this cluster: .*Partial.*Set pod_ip_fallback = true",
+            ),
+        )
         .step(Step::apply(&fallback).expect_attr(POLICY, "pod_ip_fallback", json!(true)))
         .step(Step::outside("the pods group lists the two servers' IPs, not the tool's", |lab| {
             let ips = server_ips(lab);

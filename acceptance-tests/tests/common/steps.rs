@@ -45,6 +45,7 @@ pub struct Step {
     config: Option<String>,
     checks: Vec<Check>,
     error: Option<ExpectedError>,
+    warnings: Vec<Regex>,
     plan: Option<PlanShows>,
 }
 
@@ -145,7 +146,7 @@ impl Case {
 
 impl Step {
     fn new(action: Action, config: Option<String>) -> Step {
-        Step { action, config, checks: Vec::new(), error: None, plan: None }
+        Step { action, config, checks: Vec::new(), error: None, warnings: Vec::new(), plan: None }
     }
 
     /// `terraform apply` of `config`, then the checks, then a re-plan that must be empty.
@@ -154,7 +155,7 @@ impl Step {
     }
 
     /// `terraform plan` of `config`; it must succeed unless an error is expected. Say what it must show
-    /// with [`Step::expect_no_changes`] or [`Step::expect_changes`].
+    /// with [`Step::expect_no_changes`] or [`Step::expect_changes`], and warnings with [`Step::expect_warning`].
     pub fn plan(config: &str) -> Step {
         Step::new(Action::Plan, Some(config.to_string()))
     }
@@ -241,6 +242,12 @@ impl Step {
         self
     }
 
+    /// For a plan: one of its warnings matches `pattern` (as "summary: detail", like [`Step::expect_error`]).
+    pub fn expect_warning(mut self, pattern: &str) -> Step {
+        self.warnings.push(Regex::new(pattern).unwrap_or_else(|e| panic!("expect_warning({pattern:?}): {e}")));
+        self
+    }
+
     /// With [`Step::expect_error`]: the matching diagnostic highlights exactly `source` in the configuration.
     pub fn highlighting(mut self, source: &str) -> Step {
         self.error.as_mut().expect("Step::highlighting comes after expect_error").highlight = Some(source.to_string());
@@ -272,8 +279,8 @@ impl Step {
     }
 
     fn run(self, lab: &Lab, ws: &Workspace) -> Outcome {
-        if self.plan.is_some() && !matches!(self.action, Action::Plan) {
-            return Err("expect_no_changes and expect_changes are for plan steps".into());
+        if (self.plan.is_some() || !self.warnings.is_empty()) && !matches!(self.action, Action::Plan) {
+            return Err("expect_no_changes, expect_changes and expect_warning are for plan steps".into());
         }
         if let Some(config) = &self.config {
             ws.write("main.tf", config);
@@ -296,6 +303,18 @@ impl Step {
                 if let Some(error) = &self.error {
                     error.check(&ws.run(&["plan", "-no-color", "-json"]), "plan")?;
                     return check_state(&self.checks, &ws.state());
+                }
+                if !self.warnings.is_empty() {
+                    let warned = diagnostics(&ws.run(&["plan", "-no-color", "-json"]), "warning");
+                    for pattern in &self.warnings {
+                        if !warned.iter().any(|w| pattern.is_match(&w.text)) {
+                            let texts: Vec<&str> = warned.iter().map(|w| w.text.as_str()).collect();
+                            return Err(format!(
+                                "no warning of the plan matches /{pattern}/; its warnings:\n{}",
+                                texts.join("\n---\n")
+                            ));
+                        }
+                    }
                 }
                 let run = ws.run(&["plan", "-detailed-exitcode", "-no-color", "-out=step.tfplan"]);
                 if run.code != 0 && run.code != 2 {
@@ -443,16 +462,26 @@ struct Reported {
 
 /// The error diagnostics of a `-json` run, and the run's plain text (what is not JSON) as one more.
 fn errors(run: &Run) -> Vec<Reported> {
+    let mut found = diagnostics(run, "error");
     let mut plain = String::new();
+    for line in run.stdout.lines().filter(|l| serde_json::from_str::<Value>(l).is_err()) {
+        plain.push_str(line);
+        plain.push('\n');
+    }
+    plain.push_str(&run.stderr);
+    if !plain.trim().is_empty() {
+        found.push(Reported { text: plain, highlight: None });
+    }
+    found
+}
+
+/// The diagnostics of `severity` (`error`, `warning`) a `-json` run reported.
+fn diagnostics(run: &Run, severity: &str) -> Vec<Reported> {
     let mut found = Vec::new();
     for line in run.stdout.lines() {
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            plain.push_str(line);
-            plain.push('\n');
-            continue;
-        };
+        let Ok(message) = serde_json::from_str::<Value>(line) else { continue };
         let diagnostic = &message["diagnostic"];
-        if message["type"] != "diagnostic" || diagnostic["severity"] != "error" {
+        if message["type"] != "diagnostic" || diagnostic["severity"] != severity {
             continue;
         }
         let snippet = &diagnostic["snippet"];
@@ -470,10 +499,6 @@ fn errors(run: &Run) -> Vec<Reported> {
             diagnostic["detail"].as_str().unwrap_or("")
         );
         found.push(Reported { text, highlight });
-    }
-    plain.push_str(&run.stderr);
-    if !plain.trim().is_empty() {
-        found.push(Reported { text: plain, highlight: None });
     }
     found
 }
