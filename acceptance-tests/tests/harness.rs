@@ -9,7 +9,7 @@ mod common;
 
 use common::lab::{ControllerApi, Lab};
 use common::steps::{Case, Step};
-use common::terraform::{config, Terraform};
+use common::terraform::{config, Terraform, REQUIRED_PROVIDERS};
 use serde_json::json;
 
 const DOMAINS: &str = r#"
@@ -116,6 +116,20 @@ fn expected_errors_must_come_and_must_match() {
     fails_with(
         Case::new("wrong highlight").step(Step::plan(&bad).expect_error("domains\\[0\\]").highlighting("\"other\"")),
         &["the error highlights \"\\\"localhost\\\"\", wanted \"\\\"other\\\"\""],
+    );
+}
+
+#[test]
+fn expected_warnings_must_come_and_must_match() {
+    let insecure = format!("{REQUIRED_PROVIDERS}\nprovider \"aviatrix\" {{\n  skip_tls_verify = true\n}}\n{DOMAINS}");
+    Case::new("warns").step(Step::plan(&insecure).expect_warning("TLS verification of the controller is off")).run();
+    fails_with(
+        Case::new("no warning").step(Step::plan(&config(DOMAINS)).expect_warning("TLS verification")),
+        &["no warning of the plan matches /TLS verification/"],
+    );
+    fails_with(
+        Case::new("another warning").step(Step::plan(&insecure).expect_warning("cluster is Partial")),
+        &["no warning of the plan matches /cluster is Partial/", "TLS verification of the controller is off"],
     );
 }
 

@@ -36,8 +36,8 @@ fn roots() -> Vec<(PathBuf, String)> {
 fn every_example_folder_applies_with_only_lab_env() {
     let roots = roots();
     assert!(
-        roots.len() >= 11,
-        "examples/ holds the provider, quickstart, two data sources, two functions and five resources: {roots:?}",
+        roots.len() >= 13,
+        "examples/ holds the provider, quickstart, two fabrics, containment, three data sources, two functions and seven resources: {roots:?}",
         roots = roots.iter().map(|(p, _)| p).collect::<Vec<_>>()
     );
     let mut failures = Vec::new();

@@ -24,6 +24,7 @@ use crate::resources::cluster::ClusterResource;
 use crate::resources::gateway::GatewayResource;
 use crate::resources::log_export::LogExportResource;
 use crate::resources::masquerade::MasqueradeResource;
+use crate::resources::policy::PolicyResource;
 use crate::resources::route::RouteResource;
 use crate::resources::server::ServerResource;
 
@@ -461,6 +462,7 @@ impl Provider for AviatrixProvider {
             Arc::new(ClusterResource { provider: self.clone() }),
             Arc::new(ServerResource { provider: self.clone() }),
             Arc::new(LogExportResource { provider: self.clone() }),
+            Arc::new(PolicyResource { provider: self.clone() }),
         ]
     }
 

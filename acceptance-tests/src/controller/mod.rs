@@ -187,9 +187,9 @@ pub struct ControllerState {
     pub syslog: BTreeMap<u8, Value>,
     /// App-domains (SmartGroups and WebGroups) by UUID, as the controller returns them.
     pub app_domains: BTreeMap<String, Value>,
-    /// `policy-list3` rulesets by UUID.
+    /// `policy-list3` objects by UUID: rulesets (`policies`) and policy groups (`sub_policies`).
     pub rulesets: BTreeMap<String, Value>,
-    /// Attachment point ID to the ruleset UUID attached there.
+    /// Attachment point ID to the ruleset or policy group UUID attached there.
     pub attachments: BTreeMap<String, String>,
     /// The V1 controller-wide policy list (non-system entries).
     pub policy_list: Vec<Value>,
@@ -407,7 +407,8 @@ impl Controller {
             out.push(Object::new("controller", kind, uuid, domain.clone()));
         }
         for (uuid, ruleset) in &state.rulesets {
-            out.push(Object::new("controller", "ruleset", uuid, ruleset.clone()));
+            let kind = if rest::is_group(ruleset) { "policy_group" } else { "ruleset" };
+            out.push(Object::new("controller", kind, uuid, ruleset.clone()));
         }
         for (name, id) in ATTACHMENT_POINTS {
             let attached = state.attachments.get(id).cloned();

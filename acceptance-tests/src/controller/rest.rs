@@ -301,13 +301,26 @@ fn attachment_point_name(id: &str) -> Option<&'static str> {
     ATTACHMENT_POINTS.iter().find(|(_, pid)| *pid == id).map(|(name, _)| *name)
 }
 
-/// Builds a ruleset from a POST/PUT body: `{name, attach_to, policies, metadata}` (reference §3.4).
+/// Builds a `policy-list3` object from a POST/PUT body (reference §3.4): a ruleset
+/// `{name, attach_to, policies, metadata}`, or a policy group `{name, attach_to, sub_policies, metadata}`.
 fn ruleset_body(state: &ControllerState, body: &Bytes, uuid: &str) -> Result<Value, Response> {
     let map = parse_object(body)?;
     let name = match map.get("name").and_then(Value::as_str) {
         Some(name) if !name.trim().is_empty() => name.to_string(),
         _ => return Err(bad_request("name is required")),
     };
+    let group = map.get("sub_policies").is_some_and(|v| !v.is_null());
+    if group && map.get("policies").is_some_and(|v| !v.is_null()) {
+        return Err(bad_request(
+            "a policy-list3 object holds either policies (a ruleset) or sub_policies (a policy group), not both",
+        ));
+    }
+    if let Some(existing) = state.rulesets.get(uuid) {
+        if is_group(existing) != group {
+            let (was, now) = if group { ("a ruleset", "a policy group") } else { ("a policy group", "a ruleset") };
+            return Err(bad_request(format!("policy list {uuid} is {was}; it cannot be replaced by {now}")));
+        }
+    }
     let attach_to = map.get("attach_to").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     if let Some(point) = &attach_to {
         let Some(point_name) = attachment_point_name(point) else {
@@ -322,6 +335,19 @@ fn ruleset_body(state: &ControllerState, body: &Bytes, uuid: &str) -> Result<Val
                 )));
             }
         }
+        if let Some((holder, at)) = groups_referencing(state, uuid).into_iter().next() {
+            return Err(bad_request(format!(
+                "policy list {uuid} is in policy group {holder} ({at}); an object in a group has no attach_to of its own"
+            )));
+        }
+    }
+    let metadata = map.get("metadata").cloned().unwrap_or(Value::Null);
+    let attach_to = attach_to.unwrap_or_default();
+    if group {
+        let sub_policies = validate_sub_policies(state, uuid, &map["sub_policies"]).map_err(bad_request)?;
+        return Ok(json!({
+            "uuid": uuid, "name": name, "attach_to": attach_to, "sub_policies": sub_policies, "metadata": metadata,
+        }));
     }
     let mut policies = match map.get("policies") {
         None | Some(Value::Null) => Vec::new(),
@@ -332,13 +358,122 @@ fn ruleset_body(state: &ControllerState, body: &Bytes, uuid: &str) -> Result<Val
     for (i, policy) in policies.iter_mut().enumerate() {
         validate_policy(state, policy, &format!("policies[{i}]"), &mut taken).map_err(bad_request)?;
     }
-    Ok(json!({
-        "uuid": uuid,
-        "name": name,
-        "attach_to": attach_to.unwrap_or_default(),
-        "policies": policies,
-        "metadata": map.get("metadata").cloned().unwrap_or(Value::Null),
-    }))
+    Ok(json!({ "uuid": uuid, "name": name, "attach_to": attach_to, "policies": policies, "metadata": metadata }))
+}
+
+/// Whether a stored `policy-list3` object is a policy group (it has `sub_policies`) rather than a ruleset.
+pub(super) fn is_group(object: &Value) -> bool {
+    object.get("sub_policies").is_some_and(Value::is_array)
+}
+
+/// The policy groups that reference `uuid` in a sub-policy, with where: `(group name and uuid, "sub_policies[i]")`.
+fn groups_referencing(state: &ControllerState, uuid: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (group_uuid, group) in state.rulesets.iter().filter(|(_, g)| is_group(g)) {
+        for (i, sub) in group["sub_policies"].as_array().into_iter().flatten().enumerate() {
+            let target = sub.get("list").or_else(|| sub.get("block")).and_then(Value::as_str);
+            if target == Some(uuid) {
+                let name = group.get("name").and_then(Value::as_str).unwrap_or("?");
+                found.push((format!("{name} ({group_uuid})"), format!("sub_policies[{i}]")));
+            }
+        }
+    }
+    found
+}
+
+/// Whether following `block` sub-policies from group `from` through the stored groups reaches `target`.
+fn reaches(state: &ControllerState, from: &str, target: &str) -> bool {
+    let mut seen: Vec<String> = Vec::new();
+    let mut queue = vec![from.to_string()];
+    while let Some(next) = queue.pop() {
+        if next == target {
+            return true;
+        }
+        if seen.contains(&next) {
+            continue;
+        }
+        seen.push(next.clone());
+        for sub in state.rulesets.get(&next).and_then(|g| g["sub_policies"].as_array()).into_iter().flatten() {
+            if let Some(block) = sub.get("block").and_then(Value::as_str) {
+                queue.push(block.to_string());
+            }
+        }
+    }
+    false
+}
+
+/// Checks a group's `sub_policies` (`{name, priority, list: <ruleset>}` or `{name, priority, block: <group>}`):
+/// every referenced object exists and is of the kind named, none is attached on its own, and no group
+/// reaches itself. Errors name the sub-policy.
+fn validate_sub_policies(state: &ControllerState, uuid: &str, value: &Value) -> Result<Vec<Value>, String> {
+    let Some(subs) = value.as_array() else {
+        return Err("sub_policies must be a list of {name, priority, list|block}".into());
+    };
+    let mut names = Vec::new();
+    let mut out = Vec::new();
+    for (i, sub) in subs.iter().enumerate() {
+        let at = format!("sub_policies[{i}]");
+        let Some(map) = sub.as_object() else {
+            return Err(format!("{at} must be an object {{name, priority, list|block}}"));
+        };
+        let name = match map.get("name").and_then(Value::as_str) {
+            Some(name) if !name.trim().is_empty() => name.to_string(),
+            _ => return Err(format!("{at}.name is required")),
+        };
+        if names.contains(&name) {
+            return Err(format!("{at}.name {name:?} is used by another sub-policy of the group"));
+        }
+        names.push(name.clone());
+        let priority = match map.get("priority") {
+            None | Some(Value::Null) => 0,
+            Some(p) => match p.as_u64().filter(|p| *p <= i32::MAX as u64) {
+                Some(p) => p,
+                None => return Err(format!("{at}.priority = {p}; use an integer from 0 to 2147483647")),
+            },
+        };
+        let (key, target) = match (map.get("list").and_then(Value::as_str), map.get("block").and_then(Value::as_str)) {
+            (Some(_), Some(_)) => return Err(format!("{at} names both list and block; give one")),
+            (Some(list), None) => ("list", list),
+            (None, Some(block)) => ("block", block),
+            (None, None) => {
+                let other =
+                    if map.contains_key("attachment_point") { " (attachment_point is not supported here)" } else { "" };
+                return Err(format!("{at} needs list (a ruleset uuid) or block (a policy group uuid){other}"));
+            }
+        };
+        let Some(object) = state.rulesets.get(target).filter(|_| target != uuid) else {
+            let what = if target == uuid { "is the group itself" } else { "does not exist" };
+            let kind = if key == "list" { "ruleset" } else { "policy group" };
+            return Err(format!("{at}.{key}: {kind} {target} {what}"));
+        };
+        match (key, is_group(object)) {
+            ("list", true) => return Err(format!("{at}.list: {target} is a policy group; reference it with block")),
+            ("block", false) => return Err(format!("{at}.block: {target} is a ruleset; reference it with list")),
+            _ => {}
+        }
+        if object.get("k8s_managed").and_then(Value::as_bool).unwrap_or(false) {
+            return Err(format!(
+                "{at}.list: ruleset {target} is K8s-managed (made from a FirewallPolicy); the controller places those itself"
+            ));
+        }
+        if let Some(point) = object.get("attach_to").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+            let point = attachment_point_name(point).unwrap_or(point);
+            return Err(format!(
+                "{at}.{key}: {target} is attached to {point}; detach it (empty attach_to) before putting it in a group"
+            ));
+        }
+        out.push(json!({ "name": name, "priority": priority, key: target }));
+    }
+    for (i, sub) in out.iter().enumerate() {
+        if let Some(block) = sub.get("block").and_then(Value::as_str) {
+            if reaches(state, block, uuid) {
+                return Err(format!(
+                    "sub_policies[{i}].block: policy group {block} leads back to this group; groups cannot form a cycle"
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn ruleset_not_found(uuid: &str) -> Response {
@@ -358,11 +493,22 @@ async fn list_rulesets(State(c): State<Arc<Controller>>) -> Reply {
     ok(json!({ "policy_lists": lists }))
 }
 
+// Each write checks and stores under one lock, so concurrent writers cannot both take one attachment point
+// or remove an object a group started referencing meanwhile.
+
 async fn create_ruleset(State(c): State<Arc<Controller>>, body: Bytes) -> Reply {
     let uuid = new_uuid();
-    let ruleset = c.read(|s| ruleset_body(s, &body, &uuid))?;
-    c.mutate(|s| store_ruleset(s, &uuid, ruleset));
-    ok(json!({ "uuid": uuid }))
+    let refused = c.mutate(|s| match ruleset_body(s, &body, &uuid) {
+        Ok(ruleset) => {
+            store_ruleset(s, &uuid, ruleset);
+            None
+        }
+        Err(refusal) => Some(refusal),
+    });
+    match refused {
+        Some(refusal) => Err(refusal),
+        None => ok(json!({ "uuid": uuid })),
+    }
 }
 
 async fn get_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>) -> Reply {
@@ -370,23 +516,44 @@ async fn get_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>)
 }
 
 async fn put_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>, body: Bytes) -> Reply {
-    if !c.read(|s| s.rulesets.contains_key(&uuid)) {
-        return Err(ruleset_not_found(&uuid));
+    let refused = c.mutate(|s| {
+        if !s.rulesets.contains_key(&uuid) {
+            return Some(ruleset_not_found(&uuid));
+        }
+        match ruleset_body(s, &body, &uuid) {
+            Ok(ruleset) => {
+                store_ruleset(s, &uuid, ruleset);
+                None
+            }
+            Err(refusal) => Some(refusal),
+        }
+    });
+    match refused {
+        Some(refusal) => Err(refusal),
+        None => ok(json!({})),
     }
-    let ruleset = c.read(|s| ruleset_body(s, &body, &uuid))?;
-    c.mutate(|s| store_ruleset(s, &uuid, ruleset));
-    ok(json!({}))
 }
 
+/// Deletes a ruleset or a policy group; one that a group references stays, and the error names the group.
 async fn delete_ruleset(State(c): State<Arc<Controller>>, Path(uuid): Path<String>) -> Reply {
-    let removed = c.mutate(|s| {
-        let removed = s.rulesets.remove(&uuid);
+    let refused = c.mutate(|s| {
+        let users = groups_referencing(s, &uuid);
+        if !users.is_empty() {
+            let names: Vec<String> = users.iter().map(|(group, at)| format!("{group} {at}")).collect();
+            return Some(bad_request(format!(
+                "Policy list {uuid} is in use by policy group {}; remove it from the group first",
+                names.join(", ")
+            )));
+        }
+        if s.rulesets.remove(&uuid).is_none() {
+            return Some(ruleset_not_found(&uuid));
+        }
         s.attachments.retain(|_, holder| *holder != uuid);
-        removed
+        None
     });
-    match removed {
-        Some(_) => ok(json!({})),
-        None => Err(ruleset_not_found(&uuid)),
+    match refused {
+        Some(refusal) => Err(refusal),
+        None => ok(json!({})),
     }
 }
 
@@ -717,5 +884,211 @@ mod tests {
         let (_, partial) = call(&c, &cid, "GET", &format!("k8s/clusters/{eks_id}"), None).await;
         assert_eq!(partial["status"], "Partial", "re-onboarded while the fault is on: {partial}");
         assert!(partial["status_message"].as_str().unwrap().contains("custom resources"));
+    }
+
+    /// A SmartGroup of the lab's pods and a ruleset that permits them, for the group tests.
+    async fn ruleset(c: &Arc<Controller>, cid: &str, name: &str, attach_to: &str) -> String {
+        let group_name = format!("{name}-pods");
+        let (status, pods) = call(
+            c,
+            cid,
+            "POST",
+            "app-domains",
+            Some(json!({"name": group_name, "selector": {"any": [{"all": {"type": "k8s", "k8s_namespace": name}}]}})),
+        )
+        .await;
+        assert_eq!(status, 200, "{pods}");
+        let policy = json!({"name": format!("{name}-rule"), "action": "DENY", "protocol": "PROTOCOL_UNSPECIFIED",
+                            "src_ads": [pods["uuid"]], "dst_ads": [super::super::ANYWHERE], "logging": true});
+        let (status, created) = call(
+            c,
+            cid,
+            "POST",
+            "microseg/policy-list3",
+            Some(json!({"name": name, "attach_to": attach_to, "policies": [policy]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        created["uuid"].as_str().unwrap().to_string()
+    }
+
+    fn refused(status: u16, body: &Value, needle: &str) {
+        assert_eq!(status, 400, "{body}");
+        let text = body["message"].as_str().unwrap_or_default();
+        assert!(text.contains(needle), "wanted {needle:?} in {text:?}");
+    }
+
+    #[tokio::test]
+    async fn policy_groups_hold_rulesets_and_groups_and_keep_their_references_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        let cid = c.new_session("admin");
+        let point = super::super::ATTACHMENT_POINTS[2].1;
+        let a = ruleset(&c, &cid, "a", "").await;
+        let b = ruleset(&c, &cid, "b", "").await;
+        let group = |subs: Value| json!({"name": "tier3", "attach_to": point, "sub_policies": subs, "metadata": {"owner": "t"}});
+
+        let (status, created) = call(
+            &c,
+            &cid,
+            "POST",
+            "microseg/policy-list3",
+            Some(group(json!([{"name": "a", "priority": 10, "list": a}, {"name": "b", "priority": 20, "list": b}]))),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        let g = created["uuid"].as_str().unwrap().to_string();
+        let (_, stored) = call(&c, &cid, "GET", &format!("microseg/policy-list3/{g}"), None).await;
+        assert_eq!(
+            stored["sub_policies"],
+            json!([{"name": "a", "priority": 10, "list": a}, {"name": "b", "priority": 20, "list": b}])
+        );
+        assert!(stored.get("policies").is_none(), "a group has no policies: {stored}");
+        assert_eq!(stored["attach_to"], point);
+        let (_, all) = call(&c, &cid, "GET", "microseg/policy-list3", None).await;
+        assert!(all["policy_lists"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["uuid"] == g.as_str() && l["sub_policies"].is_array()));
+        let kinds: Vec<String> = c.inventory_objects().iter().filter(|o| o.id == g).map(|o| o.kind.clone()).collect();
+        assert_eq!(kinds, ["policy_group"]);
+
+        // What a group references must exist and be of the kind named.
+        let ghost = "00000000-0000-0000-0000-00000000dead";
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{g}"),
+            Some(group(json!([{"name": "a", "priority": 1, "list": a}, {"name": "x", "priority": 2, "list": ghost}]))),
+        )
+        .await;
+        refused(status, &body, "sub_policies[1].list: ruleset 00000000-0000-0000-0000-00000000dead does not exist");
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{g}"),
+            Some(group(json!([{"name": "x", "priority": 1, "block": a}]))),
+        )
+        .await;
+        refused(status, &body, "sub_policies[0].block: ");
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{g}"),
+            Some(group(json!([{"name": "x", "priority": 1}]))),
+        )
+        .await;
+        refused(status, &body, "sub_policies[0] needs list");
+        let (status, body) = call(
+            &c,
+            &cid,
+            "POST",
+            "microseg/policy-list3",
+            Some(json!({"name": "both", "policies": [], "sub_policies": []})),
+        )
+        .await;
+        refused(status, &body, "not both");
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{a}"),
+            Some(json!({"name": "a", "sub_policies": []})),
+        )
+        .await;
+        refused(status, &body, "is a ruleset");
+
+        // A ruleset attached on its own cannot join a group, and one in a group cannot be attached.
+        let attached = ruleset(&c, &cid, "c", super::super::ATTACHMENT_POINTS[0].1).await;
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{g}"),
+            Some(group(json!([{"name": "c", "priority": 1, "list": attached}]))),
+        )
+        .await;
+        refused(status, &body, "sub_policies[0].list: ");
+        assert!(body["message"].as_str().unwrap().contains("is attached to TERRAFORM_BEFORE_UI_MANAGED"), "{body}");
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{a}"),
+            Some(json!({"name": "a", "attach_to": super::super::ATTACHMENT_POINTS[1].1, "policies": []})),
+        )
+        .await;
+        refused(status, &body, "is in policy group tier3");
+
+        // Nested groups, but no cycle.
+        let (status, inner) = call(
+            &c,
+            &cid,
+            "POST",
+            "microseg/policy-list3",
+            Some(json!({"name": "inner", "sub_policies": [{"name": "b", "priority": 1, "list": b}]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{inner}");
+        let inner = inner["uuid"].as_str().unwrap().to_string();
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{g}"),
+            Some(group(
+                json!([{"name": "a", "priority": 1, "list": a}, {"name": "inner", "priority": 2, "block": inner}]),
+            )),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, outer) = call(
+            &c,
+            &cid,
+            "POST",
+            "microseg/policy-list3",
+            Some(json!({"name": "outer", "sub_policies": [{"name": "inner", "priority": 1, "block": inner}]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{outer}");
+        let outer = outer["uuid"].as_str().unwrap().to_string();
+        let (status, body) = call(&c, &cid, "PUT", &format!("microseg/policy-list3/{inner}"), Some(json!({"name": "inner", "sub_policies": [{"name": "b", "priority": 1, "list": b}, {"name": "back", "priority": 2, "block": outer}]}))).await;
+        refused(status, &body, "sub_policies[1].block");
+        assert!(body["message"].as_str().unwrap().contains("cycle"), "{body}");
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{inner}"),
+            Some(json!({"name": "inner", "sub_policies": [{"name": "back", "priority": 1, "block": g}]})),
+        )
+        .await;
+        refused(status, &body, "is attached to TERRAFORM_AFTER_K8S_MANAGED");
+        assert_eq!(call(&c, &cid, "DELETE", &format!("microseg/policy-list3/{outer}"), None).await.0, 200);
+        let (status, body) = call(
+            &c,
+            &cid,
+            "PUT",
+            &format!("microseg/policy-list3/{inner}"),
+            Some(json!({"name": "inner", "sub_policies": [{"name": "me", "priority": 1, "block": inner}]})),
+        )
+        .await;
+        refused(status, &body, "is the group itself");
+
+        // What a group references cannot be deleted; the error names the group.
+        let (status, body) = call(&c, &cid, "DELETE", &format!("microseg/policy-list3/{a}"), None).await;
+        refused(status, &body, &format!("in use by policy group tier3 ({g}) sub_policies[0]"));
+        let (status, body) = call(&c, &cid, "DELETE", &format!("microseg/policy-list3/{inner}"), None).await;
+        refused(status, &body, "in use by policy group tier3");
+        // The group goes first, and its attachment point is free again.
+        assert_eq!(call(&c, &cid, "DELETE", &format!("microseg/policy-list3/{g}"), None).await.0, 200);
+        assert!(c.read(|s| !s.attachments.contains_key(point)));
+        for uuid in [&inner, &a, &b] {
+            assert_eq!(call(&c, &cid, "DELETE", &format!("microseg/policy-list3/{uuid}"), None).await.0, 200);
+        }
     }
 }

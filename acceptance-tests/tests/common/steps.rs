@@ -172,7 +172,7 @@ impl Step {
     }
 
     /// `terraform plan` of `config`; it must succeed unless an error is expected. Say what it must show
-    /// with [`Step::expect_no_changes`] or [`Step::expect_changes`].
+    /// with [`Step::expect_no_changes`] or [`Step::expect_changes`], and warnings with [`Step::expect_warning`].
     pub fn plan(config: &str) -> Step {
         Step::new(Action::Plan, Some(config.to_string()))
     }

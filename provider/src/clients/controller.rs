@@ -554,6 +554,115 @@ impl DcfObjects {
     }
 }
 
+/// The DCF objects and k8s clusters as typed calls: app-domains (SmartGroups and WebGroups), `policy-list3`
+/// objects (rulesets and policy groups), attachment points, and one onboarded cluster. Each write whose
+/// fate is unknown is read back first, by name for a create and by content for an update.
+impl ControllerClient {
+    /// Every app-domain (`GET app-domains`).
+    pub async fn app_domains(&self, budget: &Budget) -> Result<Vec<Value>, ControllerError> {
+        let list = self.rest_get("app-domains", budget).await?;
+        Ok(list["app_domains"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Creates an app-domain; returns its UUID. A create whose fate is unknown is looked up by its name.
+    pub async fn create_app_domain(&self, body: &Value, budget: &Budget) -> Result<String, ControllerError> {
+        let name = body["name"].as_str().unwrap_or_default();
+        let confirm = || async {
+            match self.rest_get(&format!("app-domains/name/{name}"), budget).await {
+                Ok(found) => Ok(Some(found)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        let created = self.rest_write(Method::POST, "app-domains", Some(body), budget, confirm).await?;
+        Ok(created["uuid"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Replaces an app-domain's name and selector.
+    pub async fn update_app_domain(&self, uuid: &str, body: &Value, budget: &Budget) -> Result<(), ControllerError> {
+        let path = format!("app-domains/{uuid}");
+        let confirm = || async {
+            let now = self.rest_get(&path, budget).await?;
+            Ok((now["selector"] == body["selector"] && now["name"] == body["name"]).then_some(Value::Null))
+        };
+        self.rest_write(Method::PUT, &path, Some(body), budget, confirm).await.map(|_| ())
+    }
+
+    /// Deletes an app-domain; one already gone is success.
+    pub async fn delete_app_domain(&self, uuid: &str, budget: &Budget) -> Result<(), ControllerError> {
+        self.delete_gone(&format!("app-domains/{uuid}"), budget).await
+    }
+
+    /// Every `policy-list3` object: rulesets (`policies`) and policy groups (`sub_policies`).
+    pub async fn policy_lists(&self, budget: &Budget) -> Result<Vec<Value>, ControllerError> {
+        let list = self.rest_get("microseg/policy-list3", budget).await?;
+        Ok(list["policy_lists"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// One `policy-list3` object.
+    pub async fn policy_list(&self, uuid: &str, budget: &Budget) -> Result<Value, ControllerError> {
+        self.rest_get(&format!("microseg/policy-list3/{uuid}"), budget).await
+    }
+
+    /// Creates a ruleset or policy group; returns its UUID. A create whose fate is unknown is looked up by
+    /// its name.
+    pub async fn create_policy_list(&self, body: &Value, budget: &Budget) -> Result<String, ControllerError> {
+        let confirm = || async {
+            let all = self.policy_lists(budget).await?;
+            Ok(all.into_iter().find(|l| l["name"] == body["name"]))
+        };
+        let created = self.rest_write(Method::POST, "microseg/policy-list3", Some(body), budget, confirm).await?;
+        Ok(created["uuid"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Replaces a ruleset or policy group. `landed` tells, from the object read back, whether a write whose
+    /// fate is unknown was done.
+    pub async fn update_policy_list(
+        &self,
+        uuid: &str,
+        body: &Value,
+        landed: impl Fn(&Value) -> bool,
+        budget: &Budget,
+    ) -> Result<(), ControllerError> {
+        let path = format!("microseg/policy-list3/{uuid}");
+        let confirm = || async {
+            let now = self.rest_get(&path, budget).await?;
+            Ok(landed(&now).then_some(Value::Null))
+        };
+        self.rest_write(Method::PUT, &path, Some(body), budget, confirm).await.map(|_| ())
+    }
+
+    /// Deletes a ruleset or policy group; one already gone is success.
+    pub async fn delete_policy_list(&self, uuid: &str, budget: &Budget) -> Result<(), ControllerError> {
+        self.delete_gone(&format!("microseg/policy-list3/{uuid}"), budget).await
+    }
+
+    /// The ID of the attachment point named `name` (such as `TERRAFORM_BEFORE_UI_MANAGED`).
+    pub async fn attachment_point(&self, name: &str, budget: &Budget) -> Result<String, ControllerError> {
+        let points = self.rest_get(&format!("microseg/attachment-points?name={name}"), budget).await?;
+        points
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["name"] == name))
+            .and_then(|p| p["attachment_point_id"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| ControllerError::NotFound { what: format!("attachment point {name}") })
+    }
+
+    async fn delete_gone(&self, path: &str, budget: &Budget) -> Result<(), ControllerError> {
+        let gone = || async {
+            match self.rest_get(path, budget).await {
+                Err(e) if e.is_not_found() => Ok(Some(Value::Null)),
+                Err(e) => Err(e),
+                Ok(_) => Ok(None),
+            }
+        };
+        match self.rest_write(Method::DELETE, path, None, budget, gone).await {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}
+
 fn retry_after_header(reply: &reqwest::Response) -> Option<Duration> {
     reply.headers().get("retry-after")?.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
 }

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod gateway;
 pub mod log_export;
 pub mod masquerade;
+pub mod policy;
 pub mod route;
 pub mod server;
 
