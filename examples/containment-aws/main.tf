@@ -102,31 +102,35 @@ resource "aviatrix_mcp_egress_log_export" "siem" {
   protocol = "udp"
 }
 
+# The gateway's decisions, from live state; read after the servers exist (a data block nested in a check
+# with depends_on would be re-read on every plan, so these sit beside their checks).
+data "aviatrix_mcp_egress_verdict" "exfil" {
+  cluster    = aviatrix_mcp_egress_cluster.k8s.id
+  namespace  = var.mcp_namespace
+  pod_labels = { app = "healthcare-mcp" }
+  host       = "exfil.attacker.io"
+  port       = 443
+  depends_on = [aviatrix_mcp_egress_server.mcp]
+}
+
 check "exfiltration_is_dropped_by_tier_3" {
-  data "aviatrix_mcp_egress_verdict" "exfil" {
-    cluster    = aviatrix_mcp_egress_cluster.k8s.id
-    namespace  = var.mcp_namespace
-    pod_labels = { app = "healthcare-mcp" }
-    host       = "exfil.attacker.io"
-    port       = 443
-    depends_on = [aviatrix_mcp_egress_server.mcp]
-  }
   assert {
     condition     = data.aviatrix_mcp_egress_verdict.exfil.action == "drop" && data.aviatrix_mcp_egress_verdict.exfil.rule == "tier3-default-deny"
     error_message = "exfil.attacker.io:443 is not dropped by tier3-default-deny: ${data.aviatrix_mcp_egress_verdict.exfil.reason}"
   }
 }
 
+data "aviatrix_mcp_egress_verdict" "own" {
+  for_each   = var.mcp_servers
+  cluster    = aviatrix_mcp_egress_cluster.k8s.id
+  namespace  = var.mcp_namespace
+  pod_labels = { app = each.key }
+  host       = length(each.value.domains) == 0 ? "example.com" : replace(each.value.domains[0], "/^\\*\\./", "www.")
+  port       = each.value.ports[0]
+  depends_on = [aviatrix_mcp_egress_server.mcp]
+}
+
 check "each_server_reaches_its_own_domains_by_tier_2" {
-  data "aviatrix_mcp_egress_verdict" "own" {
-    for_each   = var.mcp_servers
-    cluster    = aviatrix_mcp_egress_cluster.k8s.id
-    namespace  = var.mcp_namespace
-    pod_labels = { app = each.key }
-    host       = length(each.value.domains) == 0 ? "example.com" : replace(each.value.domains[0], "/^\\*\\./", "www.")
-    port       = each.value.ports[0]
-    depends_on = [aviatrix_mcp_egress_server.mcp]
-  }
   assert {
     condition = alltrue([
       for name, server in var.mcp_servers :
