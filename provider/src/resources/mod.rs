@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod gateway;
 pub mod masquerade;
+pub mod release;
 pub mod route;
 
 use std::time::Duration;
