@@ -364,7 +364,7 @@ impl HelmClient {
         let command = what.to_string();
         Err(if stderr.contains("release: not found") {
             HelmError::NotFound { release: what.rsplit(' ').next().unwrap_or_default().to_string() }
-        } else if stderr.contains("conflict") && stderr.contains("field") {
+        } else if stderr.contains("conflict occurred while applying") || stderr.contains("Apply failed with") {
             HelmError::Conflict { command, stderr }
         } else if stderr.contains("another operation (install/upgrade/rollback) is in progress") {
             HelmError::InProgress { command, stderr }

@@ -441,4 +441,24 @@ impl KubeClient {
         })
         .await
     }
+
+    /// Sets one annotation of a namespace (a merge patch: nothing else changes).
+    pub async fn annotate_namespace(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+        budget: &Budget,
+    ) -> Result<(), KubeError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let what = format!("Namespace {name}");
+        let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
+        with_retries(budget, "annotate Namespace", || async {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+                .map_err(|e| self.classify("annotate Namespace", &what, e))
+        })
+        .await
+    }
 }

@@ -42,6 +42,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(2 * 60);
 /// The annotation on the release's storage Secret that records the Terraform-side configuration.
 const RECORD: &str = "mcp-egress.aviatrix.com/terraform-release";
 const DEPLOYED: &str = "deployed";
+/// The annotation on a namespace this resource created, naming the release: whoever re-creates the release
+/// (after it was removed behind Terraform's back, say) still owns the namespace.
+const CREATED_BY: &str = "mcp-egress.aviatrix.com/created-for-release";
 
 /// A Helm release through the helm CLI (v4, or v3 without `force_conflicts`), installed atomically and
 /// waited for; destroy leaves no release, no hook leftovers and no namespace this resource created.
@@ -309,9 +312,12 @@ impl ReleaseResource {
                 .object(api_version, kind, object_ns, object_name, budget)
                 .await
                 .map_err(|e| failed(&format!("read {kind} {object_name} of the release"), e))?;
-            let shown = match live.as_ref().and_then(|l| l.pointer("/metadata/namespace")).and_then(Value::as_str) {
+            let shown_ns = object
+                .pointer("/metadata/namespace")
+                .or_else(|| live.as_ref().and_then(|l| l.pointer("/metadata/namespace")))
+                .and_then(Value::as_str);
+            let shown = match shown_ns {
                 Some(ns) => format!("{kind} {ns}/{object_name}"),
-                None if live.is_none() => format!("{kind} {object_name}"),
                 None => format!("{kind} {object_name}"),
             };
             match live {
@@ -497,10 +503,16 @@ impl ReleaseResource {
         let mut created_namespace = prior_record.as_ref().is_some_and(|r| r.created_namespace);
         let result = match &existing {
             None => {
-                if deploy.create_namespace
-                    && kube.namespace(ns, budget).await.map_err(|e| failed("read the namespace", e))?.is_none()
-                {
-                    created_namespace = true;
+                let namespace = kube.namespace(ns, budget).await.map_err(|e| failed("read the namespace", e))?;
+                match namespace {
+                    None if deploy.create_namespace => created_namespace = true,
+                    Some(n)
+                        if n.metadata.annotations.as_ref().and_then(|a| a.get(CREATED_BY)).map(String::as_str)
+                            == Some(name) =>
+                    {
+                        created_namespace = true
+                    }
+                    _ => {}
                 }
                 tracing::info!(release = %format!("{ns}/{name}"), chart = %source.chart, "installing the release");
                 helm.install(&deploy, budget).await
@@ -520,6 +532,11 @@ impl ReleaseResource {
                 diag = diag.at(AttributePath::root().attr("force_conflicts"));
             }
             return Err(diag.into());
+        }
+        if created_namespace {
+            kube.annotate_namespace(ns, CREATED_BY, name, budget)
+                .await
+                .map_err(|e| failed("mark the namespace as created for the release", e))?;
         }
         let release = helm
             .release(ns, name, budget)
@@ -780,7 +797,13 @@ impl Resource for ReleaseResource {
             }
         }
         self.uninstall(&helm, &kube, &prior.namespace, &prior.name, &budget).await?;
-        if record.is_some_and(|r| r.created_namespace) {
+        let marked = kube
+            .namespace(&prior.namespace, &budget)
+            .await
+            .map_err(|e| failed("read the namespace", e))?
+            .and_then(|n| n.metadata.annotations)
+            .is_some_and(|a| a.get(CREATED_BY) == Some(&prior.name));
+        if marked || record.is_some_and(|r| r.created_namespace) {
             tracing::info!(namespace = %prior.namespace, "deleting the namespace the release created");
             kube.delete_namespace(&prior.namespace, &budget)
                 .await
