@@ -32,8 +32,8 @@ use crate::clients::kube::KubeClient;
 use crate::clients::retry::Budget;
 use crate::plugin::timeouts::{Operation, Timeouts};
 use crate::plugin::{
-    AttributePath, CallContext, Diagnosed, Diagnostic, Diagnostics, Known, Outcome, Planned, Private, PrivateEntry,
-    Resource, TfSchema,
+    AttributePath, CallContext, Diagnostic, Diagnostics, Known, Outcome, Planned, Private, PrivateEntry, Resource,
+    TfSchema,
 };
 use crate::provider::AviatrixProvider;
 
@@ -863,7 +863,7 @@ impl Resource for ReleaseResource {
             timeouts: None,
         };
         Self::fill(&mut state, &release, drift);
-        Ok(Diagnosed::new(state).into())
+        Ok(state.into())
     }
 }
 
