@@ -372,3 +372,58 @@ fn a_missing_helm_binary_and_bad_input_are_refused_with_what_to_do() {
         )
         .run();
 }
+
+#[test]
+fn the_firewall_chart_installs_its_rbac_and_an_edited_local_chart_plans_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("k8s-firewall");
+    let copied = Command::new("cp").arg("-r").arg(format!("{}/k8s-firewall", charts())).arg(&chart).status().unwrap();
+    assert!(copied.success());
+    let config = format!(
+        r#"{REQUIRED_PROVIDERS}
+provider "aviatrix" {{}}
+
+resource "aviatrix_mcp_egress_release" "firewall" {{
+  name      = "k8s-firewall"
+  namespace = "kube-system"
+  chart     = "{}"
+}}
+"#,
+        chart.display()
+    );
+    const FIREWALL: &str = "aviatrix_mcp_egress_release.firewall";
+    let values = chart.join("values.yaml");
+    Case::new("k8s-firewall from a local chart")
+        .step(
+            Step::apply(&config)
+                .expect_attr(FIREWALL, "chart_version", json!("9.0.0"))
+                .expect_attr(FIREWALL, "revision", json!(1))
+                .expect_attr_set(FIREWALL, "chart_digest"),
+        )
+        .step(Step::outside("the controller's group is bound to the firewall policy rules", |lab| {
+            let (status, binding) = get(lab, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/avx-controller");
+            assert_eq!(status, 200, "{binding}");
+            assert_eq!(
+                binding["subjects"][0],
+                json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "avx-controller"})
+            );
+            let (_, role) = get(lab, "/apis/rbac.authorization.k8s.io/v1/clusterroles/avx-controller");
+            let rules = role["rules"].to_string();
+            assert!(rules.contains("networking.aviatrix.com") && rules.contains("endpointslices"), "{rules}");
+            assert!(!rules.contains("networkpolicies"), "{rules}");
+        }))
+        .step(Step::import(FIREWALL))
+        .step(Step::outside("the chart is edited without a version bump", move |_| {
+            let text = std::fs::read_to_string(&values).unwrap();
+            std::fs::write(&values, text.replace("manageNetworkPolicies: false", "manageNetworkPolicies: true"))
+                .unwrap();
+        }))
+        .step(Step::plan(&config).expect_changes(&[FIREWALL]))
+        .step(Step::apply(&config).expect_attr(FIREWALL, "revision", json!(2)))
+        .step(Step::outside("the upgrade added the NetworkPolicy rule", |lab| {
+            let (_, role) = get(lab, "/apis/rbac.authorization.k8s.io/v1/clusterroles/avx-controller");
+            assert!(role["rules"].to_string().contains("networkpolicies"), "{role}");
+        }))
+        .step(Step::destroy().expect_no_resource(FIREWALL))
+        .run();
+}

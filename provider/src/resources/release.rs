@@ -102,6 +102,10 @@ pub struct ReleaseState {
     /// SHA-256 of the deployed manifest.
     #[tf(computed)]
     pub manifest_digest: Option<Known<String>>,
+    /// For a local chart, SHA-256 of its files (or archive) as of the last apply; an edited chart plans an
+    /// upgrade even when its version stayed the same. Null for repository and OCI charts.
+    #[tf(computed)]
+    pub chart_digest: Option<Known<String>>,
     /// Differences between the release and the cluster, each naming the object and what changed (a
     /// deleted object, a field another field manager took, a revision made outside Terraform); empty
     /// after every apply.
@@ -132,6 +136,9 @@ struct Record {
     created_namespace: bool,
     /// The revision this resource last applied.
     revision: i64,
+    /// The local chart's digest at that revision.
+    #[serde(default)]
+    chart_digest: Option<String>,
 }
 
 impl PrivateEntry for Record {
@@ -553,6 +560,7 @@ impl ReleaseResource {
             force_conflicts: deploy.force_conflicts,
             created_namespace,
             revision: release.revision,
+            chart_digest: planned.chart_digest.as_ref().and_then(Known::value).cloned(),
         };
         private.set(&record)?;
         self.write_record(&kube, planned, &record, budget).await?;
@@ -602,6 +610,38 @@ fn deploys_differently(a: &ReleaseState, b: &ReleaseState) -> bool {
         || a.version != b.version
         || a.values != b.values
         || a.sensitive_values_version != b.sensitive_values_version
+        || a.chart_digest != b.chart_digest
+}
+
+/// SHA-256 over a local chart: an archive's bytes, or each file's relative path and content in path order.
+fn local_chart_digest(path: &Path) -> std::io::Result<String> {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                files(&path, out)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut hasher = sha2::Sha256::new();
+    if path.is_dir() {
+        let mut all = Vec::new();
+        files(path, &mut all)?;
+        all.sort();
+        for file in all {
+            let relative = file.strip_prefix(path).unwrap_or(&file);
+            hasher.update(relative.to_string_lossy().as_bytes());
+            hasher.update([0]);
+            hasher.update(std::fs::read(&file)?);
+            hasher.update([0]);
+        }
+    } else {
+        hasher.update(std::fs::read(path)?);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 #[tonic::async_trait]
@@ -673,9 +713,19 @@ impl Resource for ReleaseResource {
         _private: &mut Private,
     ) -> Outcome<Planned<ReleaseState>> {
         let mut warnings = Diagnostics::default();
+        proposed.chart_digest = None;
         if chart_kind(&proposed) == ChartKind::Local && !proposed.chart.is_empty() {
             let path = Path::new(&proposed.chart);
-            if !path.exists() {
+            if path.exists() {
+                let digest = local_chart_digest(path).map_err(|e| {
+                    Diagnostics::from(invalid(
+                        "chart",
+                        "Unreadable chart",
+                        format!("chart = {:?} cannot be read: {e}", proposed.chart),
+                    ))
+                })?;
+                proposed.chart_digest = Some(Known::Value(digest));
+            } else {
                 let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
                 return Err(invalid("chart", "No such chart", format!(
                     "chart = {:?}: there is no chart directory or archive at that path (relative to {cwd}); use a path such as \"${{path.module}}/charts/obot\", or set repository for a chart in a repository.",
@@ -859,6 +909,7 @@ impl Resource for ReleaseResource {
             chart_version: None,
             app_version: None,
             manifest_digest: None,
+            chart_digest: record.chart_digest.clone().map(Known::Value),
             drift: None,
             timeouts: None,
         };
