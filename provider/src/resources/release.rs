@@ -339,7 +339,7 @@ impl ReleaseResource {
         if let Some(applied) = applied_revision {
             if applied != release.revision {
                 drift.push(format!(
-                    "the release is at revision {}, made outside this resource, which applied revision {applied}",
+                    "the release is at revision {}, this resource last applied revision {applied} (the newer one came from helm outside Terraform or from a failed apply)",
                     release.revision
                 ));
             }
