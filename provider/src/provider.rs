@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::clients::aws::AwsClient;
 use crate::clients::azure::AzureClient;
 use crate::clients::controller::ControllerClient;
+use crate::clients::helm::HelmClient;
 use crate::clients::kube::KubeClient;
 use crate::data_sources::domains::DomainsDataSource;
 use crate::data_sources::inventory::InventoryDataSource;
@@ -25,6 +26,7 @@ use crate::resources::gateway::GatewayResource;
 use crate::resources::log_export::LogExportResource;
 use crate::resources::masquerade::MasqueradeResource;
 use crate::resources::policy::PolicyResource;
+use crate::resources::release::ReleaseResource;
 use crate::resources::route::RouteResource;
 use crate::resources::server::ServerResource;
 
@@ -120,9 +122,17 @@ pub struct KubernetesConfig {
 /// helm settings.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, TfSchema)]
 pub struct HelmConfig {
-    /// Path of the helm v4 binary. Environment: `HELM_BINARY`; default `helm` on PATH.
+    /// Path of the helm v4 binary (helm v3 also works, without `force_conflicts`). Environment:
+    /// `HELM_BINARY`; default `helm` on PATH.
     #[tf(optional)]
     pub binary: Option<String>,
+    /// A helm repositories file to use instead of the provider's private, empty one, for charts named as
+    /// `<repo>/<chart>`. Unset, the user's own helm repositories are never read or changed.
+    #[tf(optional)]
+    pub repository_config: Option<String>,
+    /// A helm repository cache directory to use instead of the provider's private one.
+    #[tf(optional)]
+    pub repository_cache: Option<String>,
 }
 
 /// A secret value: usable, never shown.
@@ -183,10 +193,15 @@ pub struct KubernetesSettings {
     pub context: Option<String>,
 }
 
-/// The helm binary.
+/// The helm binary and, when the block names them, the repository files helm may use.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HelmSettings {
-    pub binary: String,
+    /// A path or a name; `None` means `helm` on PATH.
+    pub binary: Option<String>,
+    /// Where `binary` came from (`helm.binary` or `HELM_BINARY`), for error messages.
+    pub binary_from: &'static str,
+    pub repository_config: Option<String>,
+    pub repository_cache: Option<String>,
 }
 
 /// Settings after the environment has filled what the block left out: one part per outside system, each
@@ -303,7 +318,13 @@ impl KubernetesSettings {
 
 impl HelmSettings {
     fn resolve(block: &HelmConfig, r: &mut Resolver<'_>) -> HelmSettings {
-        HelmSettings { binary: r.pick(&block.binary, "HELM_BINARY").unwrap_or_else(|| "helm".to_string()) }
+        let from_block = block.binary.as_deref().is_some_and(|b| !b.is_empty());
+        HelmSettings {
+            binary: r.pick(&block.binary, "HELM_BINARY"),
+            binary_from: if from_block { "helm.binary" } else { "HELM_BINARY" },
+            repository_config: block.repository_config.clone().filter(|v| !v.is_empty()),
+            repository_cache: block.repository_cache.clone().filter(|v| !v.is_empty()),
+        }
     }
 }
 
@@ -353,6 +374,7 @@ pub struct AviatrixProvider {
     azure: OnceLock<AzureClient>,
     aws: tokio::sync::OnceCell<AwsClient>,
     kubernetes: tokio::sync::OnceCell<KubeClient>,
+    helm: tokio::sync::OnceCell<HelmClient>,
 }
 
 /// A client that could not be built: the diagnostic names the provider attribute to set.
@@ -416,6 +438,17 @@ impl AviatrixProvider {
             .cloned()
     }
 
+    /// The helm CLI, found and identified once from the helm and kubernetes settings.
+    pub async fn helm(&self) -> Result<HelmClient, Diagnostics> {
+        let settings = self.configured()?;
+        self.helm
+            .get_or_try_init(|| async {
+                HelmClient::new(&settings.helm, &settings.kubernetes).await.map_err(|e| client_unavailable("helm", e))
+            })
+            .await
+            .cloned()
+    }
+
     /// The Azure client, built once from the azure settings.
     pub fn azure(&self) -> Result<AzureClient, Diagnostics> {
         lazily(&self.azure, || {
@@ -463,6 +496,7 @@ impl Provider for AviatrixProvider {
             Arc::new(ServerResource { provider: self.clone() }),
             Arc::new(LogExportResource { provider: self.clone() }),
             Arc::new(PolicyResource { provider: self.clone() }),
+            Arc::new(ReleaseResource { provider: self.clone() }),
         ]
     }
 
@@ -506,7 +540,8 @@ mod tests {
         assert_eq!(s.azure.client_secret.as_ref().map(Secret::expose), Some("s3cret"));
         assert_eq!(s.kubernetes.config_path.as_deref(), Some("/tmp/kubeconfig"));
         assert_eq!(s.kubernetes.context.as_deref(), Some("lab"));
-        assert_eq!(s.helm.binary, "/opt/helm");
+        assert_eq!(s.helm.binary.as_deref(), Some("/opt/helm"));
+        assert_eq!(s.helm.binary_from, "HELM_BINARY");
         let warnings = s.warnings();
         assert_eq!(warnings.0.len(), 1, "skip_tls_verify warns: {warnings:?}");
         assert!(!warnings.has_errors() && warnings.0[0].detail.contains("ca_file"));
@@ -522,7 +557,7 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("AVIATRIX_SKIP_TLS_VERIFY = \"perhaps\"")), "{text:?}");
         assert!(text.iter().any(|t| t.contains("controller_url = \"ctl.example.com\"")), "{text:?}");
         let defaults = Settings::resolve(&ProviderConfig::default(), &HashMap::new()).unwrap();
-        assert_eq!(defaults.helm.binary, "helm");
+        assert_eq!(defaults.helm.binary, None);
         assert!(defaults.warnings().is_empty(), "verified TLS is the default and needs no warning");
         let aws = ProviderConfig { aws: Some(AwsConfig::default()), ..Default::default() };
         let problems = Settings::resolve(&aws, &env(&[("AWS_ENDPOINT_URL", "ec2.local")])).unwrap_err();

@@ -71,8 +71,21 @@ impl Emulator for KubeEmulator {
         Box::pin(async move { Ok(self.handle.inventory()) })
     }
 
+    /// The kubeconfig; helm (`HELM_BINARY`, the one `scripts/install-kube-tools.sh` puts in the repository's
+    /// cache, when it is there); and the test charts' folder (`LAB_CHARTS_DIR`, and as the input variable
+    /// `charts_dir`), so configurations install the lab's charts wherever they run from.
     fn env(&self) -> Vec<(String, String)> {
-        vec![("KUBECONFIG".to_string(), self.handle.kubeconfig_path().display().to_string())]
+        let real = |p: std::path::PathBuf| std::fs::canonicalize(&p).unwrap_or(p).display().to_string();
+        let repo = crate::aws::moto::repo_root();
+        let charts = real(repo.join("acceptance-tests/charts"));
+        let mut env = vec![("KUBECONFIG".to_string(), self.handle.kubeconfig_path().display().to_string())];
+        let helm = repo.join(".cache/bin/helm");
+        if helm.is_file() {
+            env.push(("HELM_BINARY".to_string(), real(helm)));
+        }
+        env.push(("LAB_CHARTS_DIR".to_string(), charts.clone()));
+        env.push(("TF_VAR_charts_dir".to_string(), charts));
+        env
     }
 
     fn describe(&self) -> String {

@@ -6,6 +6,8 @@
 //! `networking.aviatrix.com/v1alpha1` FirewallPolicy custom resources, and the Deployments, ReplicaSets and
 //! Pods of a namespace; the pods, namespaces and services a verdict reads), with resourceVersion preconditions on writes so a change made by someone else in
 //! between is a conflict, never overwritten. 429 and 5xx answers are retried inside the caller's budget.
+//! Objects of any kind (what a helm release holds) are read and deleted by apiVersion and kind, their scope
+//! found through discovery.
 //!
 //! FirewallPolicy is typed here ([`FirewallPolicy`]) after the k8s-firewall chart's CRD; fields this
 //! provider does not model are kept (flattened) so that reading and writing back loses nothing.
@@ -15,9 +17,13 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Service};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Secret, Service};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, ObjectMeta, Patch, PatchParams,
+    PostParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::Scope;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -593,12 +599,183 @@ impl KubeClient {
         self.get(namespace, name, budget).await
     }
 
+    /// Where objects of `api_version`/`kind` live; `None` when the cluster does not serve that kind.
+    async fn dynamic_api(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Option<Api<DynamicObject>>, KubeError> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = kube::core::GroupVersionKind::gvk(group, version, kind);
+        match kube::discovery::pinned_kind(&self.client, &gvk).await {
+            Ok((resource, caps)) => Ok(Some(match caps.scope {
+                Scope::Namespaced => Api::namespaced_with(self.client.clone(), namespace, &resource),
+                Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            })),
+            Err(kube::Error::Discovery(_)) => Ok(None),
+            Err(e) => Err(self.classify(&format!("discover {kind}"), kind, e)),
+        }
+    }
+
+    /// An object of any kind as JSON (managedFields included), or `None` when there is none. `namespace`
+    /// is used for namespaced kinds only.
+    pub async fn object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        budget: &Budget,
+    ) -> Result<Option<serde_json::Value>, KubeError> {
+        let Some(api) = self.dynamic_api(api_version, kind, namespace).await? else { return Ok(None) };
+        let (call, what) = (format!("get {kind}"), format!("{kind} {namespace}/{name}"));
+        let object = with_retries(budget, &call, || async {
+            api.get_opt(name).await.map_err(|e| self.classify(&call, &what, e))
+        })
+        .await?;
+        Ok(object.map(|o| serde_json::to_value(o).unwrap_or_default()))
+    }
+
+    /// Deletes an object of any kind (background propagation, as helm does) and waits until it is gone.
+    /// One already gone is success.
+    pub async fn delete_object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        budget: &Budget,
+    ) -> Result<(), KubeError> {
+        let Some(api) = self.dynamic_api(api_version, kind, namespace).await? else { return Ok(()) };
+        let (call, what) = (format!("delete {kind}"), format!("{kind} {namespace}/{name}"));
+        let result = with_retries(budget, &call, || async {
+            api.delete(name, &DeleteParams::background()).await.map(|_| ()).map_err(|e| self.classify(&call, &what, e))
+        })
+        .await;
+        match result {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        }
+        self.wait_gone(&what, || async { api.get_opt(name).await.map(|o| o.is_some()) }, budget).await
+    }
+
+    async fn wait_gone<F, Fut>(&self, what: &str, exists: F, budget: &Budget) -> Result<(), KubeError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<bool, kube::Error>>,
+    {
+        let started = std::time::Instant::now();
+        let mut last_log = started;
+        loop {
+            match exists().await {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                Err(e) => {
+                    let e = self.classify(&format!("read {what}"), what, e);
+                    if e.is_not_found() {
+                        return Ok(());
+                    }
+                    if !matches!(e, KubeError::Retryable { .. } | KubeError::Unreachable { .. }) {
+                        return Err(e);
+                    }
+                }
+            }
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                tracing::info!(object = what, waited = ?started.elapsed(), "waiting for the object to be deleted");
+                last_log = std::time::Instant::now();
+            }
+            if !budget.sleep(Duration::from_millis(250)).await {
+                return Err(if budget.cancel.is_cancelled() {
+                    KubeError::Cancelled
+                } else {
+                    KubeError::TimedOut {
+                        call: format!("delete {what}"),
+                        waited: started.elapsed(),
+                        last: "it still exists".into(),
+                    }
+                });
+            }
+        }
+    }
+
     /// The namespace, or `None` when there is none.
     pub async fn namespace(&self, name: &str, budget: &Budget) -> Result<Option<Namespace>, KubeError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
         let what = format!("Namespace {name}");
         with_retries(budget, "get Namespace", || async {
             api.get_opt(name).await.map_err(|e| self.classify("get Namespace", &what, e))
+        })
+        .await
+    }
+
+    /// Deletes the namespace and waits until it has terminated; one already gone is success.
+    pub async fn delete_namespace(&self, name: &str, budget: &Budget) -> Result<(), KubeError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let what = format!("Namespace {name}");
+        let result = with_retries(budget, "delete Namespace", || async {
+            api.delete(name, &DeleteParams::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| self.classify("delete Namespace", &what, e))
+        })
+        .await;
+        match result {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        }
+        self.wait_gone(&what, || async { api.get_opt(name).await.map(|o| o.is_some()) }, budget).await
+    }
+
+    /// One annotation of a Secret; `None` when the Secret or the annotation is absent.
+    pub async fn secret_annotation(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        budget: &Budget,
+    ) -> Result<Option<String>, KubeError> {
+        let secret: Option<Secret> = self.get(namespace, name, budget).await?;
+        Ok(secret.and_then(|s| s.metadata.annotations).and_then(|mut a| a.remove(key)))
+    }
+
+    /// Sets one annotation of an existing Secret (a merge patch: nothing else changes).
+    pub async fn annotate_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        value: &str,
+        budget: &Budget,
+    ) -> Result<(), KubeError> {
+        let api = self.api::<Secret>(namespace);
+        let what = format!("Secret {namespace}/{name}");
+        let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
+        with_retries(budget, "annotate Secret", || async {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+                .map_err(|e| self.classify("annotate Secret", &what, e))
+        })
+        .await
+    }
+
+    /// Sets one annotation of a namespace (a merge patch: nothing else changes).
+    pub async fn annotate_namespace(
+        &self,
+        name: &str,
+        key: &str,
+        value: &str,
+        budget: &Budget,
+    ) -> Result<(), KubeError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let what = format!("Namespace {name}");
+        let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
+        with_retries(budget, "annotate Namespace", || async {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map(|_| ())
+                .map_err(|e| self.classify("annotate Namespace", &what, e))
         })
         .await
     }

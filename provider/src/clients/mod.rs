@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod azure;
 pub mod controller;
+pub mod helm;
 pub mod kube;
 pub mod retry;
 

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod log_export;
 pub mod masquerade;
 pub mod policy;
+pub mod release;
 pub mod route;
 pub mod server;
 
