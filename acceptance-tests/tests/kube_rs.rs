@@ -135,7 +135,7 @@ async fn discovery_and_dynamic_api_for_a_new_crd() {
     let (ar, caps) = discovery
         .groups()
         .flat_map(|g| g.recommended_resources())
-        .find(|(ar, _)| ar.kind == "FirewallPolicy")
+        .find(|(ar, _)| ar.kind == "FirewallPolicy" && ar.group == "networking.example.com")
         .expect("the new CRD's kind is discovered");
     assert_eq!(ar.plural, "firewallpolicies");
     assert_eq!(caps.scope, Scope::Namespaced);

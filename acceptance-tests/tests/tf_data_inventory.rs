@@ -68,7 +68,7 @@ fn wait_ruleset_gone(lab: &Lab, policy: &str) {
 #[test]
 fn the_inventory_lists_servers_with_their_pods_and_flags_an_uncovered_deployment() {
     Case::new("an MCP namespace with two servers of ours, one of Obot's and a stray Deployment")
-        .teardown(|lab| block_on(Kube::from_lab(lab).remove_firewall_policy_crd_and_namespace()))
+        .teardown(|lab| block_on(Kube::from_lab(lab).restore_baseline()))
         .step(Step::outside("the CRD, the namespace, four Deployments and Obot's policy for s1", |lab| {
             let kube = Kube::from_lab(lab);
             block_on(async {

@@ -47,7 +47,7 @@ fn every_example_folder_applies_with_only_lab_env() {
         if text.contains("aviatrix_mcp_egress_server") {
             // The case's own end destroys, then removes the CRD and namespace, then checks the lab.
             case = case
-                .teardown(|lab| block_on(Kube::from_lab(lab).remove_firewall_policy_crd_and_namespace()))
+                .teardown(|lab| block_on(Kube::from_lab(lab).restore_baseline()))
                 .step(Step::outside("the k8s-firewall CRD and the obot-mcp namespace are installed", |lab| {
                     block_on(Kube::from_lab(lab).install_firewall_policy_crd_and_namespace())
                 }))

@@ -59,8 +59,8 @@ fn install_crd_and_namespace(lab: &Lab) {
     block_on(Kube::from_lab(lab).install_firewall_policy_crd_and_namespace());
 }
 
-fn remove_crd_and_namespace(lab: &Lab) {
-    block_on(Kube::from_lab(lab).remove_firewall_policy_crd_and_namespace());
+fn restore_baseline(lab: &Lab) {
+    block_on(Kube::from_lab(lab).restore_baseline());
 }
 
 /// The controller's rulesets made from FirewallPolicy `obot-mcp/<policy>`.
@@ -76,7 +76,7 @@ fn a_server_is_reconciled_imported_corrected_after_drift_updated_in_place_and_le
     let first = server(r#"  domains    = ["*.githubusercontent.com", "api.github.com"]"#);
     let second = server(r#"  domains    = ["api.github.com", "*.githubusercontent.com", "pypi.org"]"#);
     Case::new("one MCP server's tier 2")
-        .teardown(remove_crd_and_namespace)
+        .teardown(restore_baseline)
         .step(Step::outside("the k8s-firewall CRD and the MCP namespace are installed", install_crd_and_namespace))
         .step(
             Step::apply(&first)
@@ -161,7 +161,7 @@ fn zero_egress_then_port_ranges_written_through_conflicts_are_rules_of_the_serve
   pod_selector = { app = "github", "mcp-user-id" = "u1" }"#,
     );
     Case::new("zero egress, then port ranges through 409s")
-        .teardown(remove_crd_and_namespace)
+        .teardown(restore_baseline)
         .step(Step::outside("the k8s-firewall CRD and the MCP namespace are installed", install_crd_and_namespace))
         .step(Step::apply(&zero).expect_attr(SERVER, "reconciled", json!(true)))
         .step(Step::outside("one deny rule to any destination", |lab| {
@@ -248,7 +248,7 @@ fn without_the_crd_apply_says_to_install_the_chart() {
 fn a_controller_that_does_not_reconcile_fails_the_apply_and_the_next_apply_after_onboarding_converges() {
     let timeouts = "  domains = [\"api.github.com\"]\n  timeouts {\n    create = \"4s\"\n  }";
     Case::new("no cluster onboarded")
-        .teardown(remove_crd_and_namespace)
+        .teardown(restore_baseline)
         .step(Step::outside("the k8s-firewall CRD and the MCP namespace are installed", install_crd_and_namespace))
         .step(
             Step::apply(&server_alone(timeouts))
@@ -306,7 +306,7 @@ fn a_policy_of_that_name_that_is_not_ours_is_an_error_naming_it() {
 #[test]
 fn a_policy_left_by_an_interrupted_create_is_adopted_not_duplicated() {
     Case::new("an interrupted create")
-        .teardown(remove_crd_and_namespace)
+        .teardown(restore_baseline)
         .step(Step::outside("the CRD, the namespace, and mcp-egress-github as a create left it", |lab| {
             let kube = Kube::from_lab(lab);
             block_on(async {

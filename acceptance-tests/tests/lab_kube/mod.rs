@@ -12,6 +12,10 @@ use serde_json::{json, Value};
 use super::common::lab::Lab;
 
 /// Where the MCP namespace's FirewallPolicies live.
+/// The FirewallPolicy CRD.
+pub const FIREWALL_POLICY_CRD: &str =
+    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/firewallpolicies.networking.aviatrix.com";
+
 pub const POLICIES: &str = "/apis/networking.aviatrix.com/v1alpha1/namespaces/obot-mcp/firewallpolicies";
 
 /// An Obot-style FirewallPolicy spec for MCP server `s1` (reference §4.3) approving `domains`.
@@ -74,13 +78,29 @@ impl Kube {
     }
 
     /// The MCP namespace `obot-mcp` beside the FirewallPolicy CRD, which the lab's cluster holds from the
-    /// start (the k8s-firewall chart's CRDs are part of its baseline).
+    /// start (the k8s-firewall chart's CRDs are part of its baseline); the CRD is put back first if a test
+    /// removed it.
     pub async fn install_firewall_policy_crd_and_namespace(&self) {
-        let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/firewallpolicies.networking.aviatrix.com";
-        let (status, body) = self.send(Method::GET, crd, None).await;
-        assert_eq!(status, 200, "the lab's cluster comes with the FirewallPolicy CRD: {body}");
+        self.ensure_firewall_policy_crd().await;
         let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "obot-mcp"}});
         assert_eq!(self.send(Method::POST, "/api/v1/namespaces", Some(namespace)).await.0, 201);
+    }
+
+    /// Creates the FirewallPolicy CRD from the k8s-firewall chart when the cluster has none.
+    pub async fn ensure_firewall_policy_crd(&self) {
+        let (status, _) = self.send(Method::GET, FIREWALL_POLICY_CRD, None).await;
+        if status == 200 {
+            return;
+        }
+        let manifest = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/charts/k8s-firewall/crds/networking.aviatrix.com_firewallpolicies.yaml"
+        ))
+        .expect("the chart's CRD");
+        let crd: Value = serde_yaml::from_str(&manifest).expect("the CRD is YAML");
+        let (status, body) =
+            self.send(Method::POST, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Some(crd)).await;
+        assert_eq!(status, 201, "{body}");
     }
 
     /// Waits until the policy `obot-s1-fw` says the controller reconciled `generation`; returns the policy.
@@ -152,21 +172,34 @@ impl Kube {
     /// Removes the `obot-mcp` namespace (and what is in it) and then the FirewallPolicy CRD, waiting until
     /// both are gone. Fails if a FirewallPolicy is still there: removing the CRD would hide it.
     pub async fn remove_firewall_policy_crd_and_namespace(&self) {
+        self.remove_mcp_namespace().await;
+        self.delete_and_wait(FIREWALL_POLICY_CRD).await;
+    }
+
+    /// What a case that used the MCP namespace leaves: the namespace gone (failing if a FirewallPolicy
+    /// outlived the destroy) and the CRD there, as in the lab's baseline.
+    pub async fn restore_baseline(&self) {
+        self.remove_mcp_namespace().await;
+        self.ensure_firewall_policy_crd().await;
+    }
+
+    async fn remove_mcp_namespace(&self) {
         let (status, list) = self.send(Method::GET, POLICIES, None).await;
         if status == 200 {
             let left: Vec<&Value> =
                 list["items"].as_array().into_iter().flatten().map(|p| &p["metadata"]["name"]).collect();
             assert!(left.is_empty(), "FirewallPolicies outlived the destroy: {left:?}");
         }
-        let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/firewallpolicies.networking.aviatrix.com";
-        for path in ["/api/v1/namespaces/obot-mcp", crd] {
-            let (status, body) = self.send(Method::DELETE, path, None).await;
-            assert!(matches!(status, 200 | 202 | 404), "DELETE {path}: {status} {body}");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while self.send(Method::GET, path, None).await.0 != 404 {
-                assert!(Instant::now() < deadline, "{path} is still there");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        self.delete_and_wait("/api/v1/namespaces/obot-mcp").await;
+    }
+
+    async fn delete_and_wait(&self, path: &str) {
+        let (status, body) = self.send(Method::DELETE, path, None).await;
+        assert!(matches!(status, 200 | 202 | 404), "DELETE {path}: {status} {body}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.send(Method::GET, path, None).await.0 != 404 {
+            assert!(Instant::now() < deadline, "{path} is still there");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
