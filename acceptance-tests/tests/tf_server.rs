@@ -234,6 +234,10 @@ fn bad_domains_ports_names_and_egress_are_refused_at_plan_and_allow_is_warned_ab
 #[test]
 fn without_the_crd_apply_says_to_install_the_chart() {
     Case::new("no FirewallPolicy CRD")
+        .teardown(restore_baseline)
+        .step(Step::outside("the k8s-firewall CRD is removed from the cluster", |lab| {
+            block_on(Kube::from_lab(lab).remove_firewall_policy_crd());
+        }))
         .step(
             Step::apply(&server_alone("  domains = [\"api.github.com\"]"))
                 .expect_error(
@@ -281,7 +285,7 @@ fn a_policy_of_that_name_that_is_not_ours_is_an_error_naming_it() {
             let kube = Kube::from_lab(lab);
             block_on(async {
                 kube.send(reqwest::Method::DELETE, &format!("{}/{POLICY}", lab_kube::POLICIES), None).await;
-                kube.remove_firewall_policy_crd_and_namespace().await;
+                kube.restore_baseline().await;
             });
         })
         .step(Step::outside("the CRD, the namespace, and a policy mcp-egress-github written by hand", |lab| {

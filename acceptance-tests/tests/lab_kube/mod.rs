@@ -169,10 +169,8 @@ impl Kube {
         }
     }
 
-    /// Removes the `obot-mcp` namespace (and what is in it) and then the FirewallPolicy CRD, waiting until
-    /// both are gone. Fails if a FirewallPolicy is still there: removing the CRD would hide it.
-    pub async fn remove_firewall_policy_crd_and_namespace(&self) {
-        self.remove_mcp_namespace().await;
+    /// Removes the FirewallPolicy CRD, as on a cluster the k8s-firewall chart was never installed on.
+    pub async fn remove_firewall_policy_crd(&self) {
         self.delete_and_wait(FIREWALL_POLICY_CRD).await;
     }
 
