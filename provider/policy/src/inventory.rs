@@ -125,8 +125,10 @@ fn managed_by(policy: &Value) -> &'static str {
 pub fn describe(policy: &Value, pods: &[Value]) -> Server {
     let policy_name = text(policy, "/metadata/name").unwrap_or_default().to_string();
     let name = label(policy, SERVER_LABEL).or(label(policy, OBOT_SERVER)).unwrap_or(&policy_name).to_string();
-    let permits: Vec<&Value> =
-        rules(policy).iter().filter(|r| r.get("action").and_then(Value::as_str).unwrap_or("permit") != "deny").collect();
+    let permits: Vec<&Value> = rules(policy)
+        .iter()
+        .filter(|r| r.get("action").and_then(Value::as_str).unwrap_or("permit") != "deny")
+        .collect();
     let web_groups = policy.pointer("/spec/webGroups").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let mut domains = BTreeSet::new();
     let mut everywhere = false;
