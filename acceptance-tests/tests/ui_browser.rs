@@ -1,7 +1,7 @@
 //! The scenario page (`mcp-egress-lab ui`) in headless Chromium, driven through chromedriver's WebDriver HTTP
 //! API: the page loads with no console errors and says what to apply while nothing is; after the
-//! containment example is applied it shows both servers reconciled with their permits and the tier-1 and
-//! tier-3 rules; playing the kill chain creates the pod on the live lab, passes the EHR call (tier 2) and
+//! containment example is applied it shows both servers reconciled with their permits, the tier-1 and
+//! tier-3 rules, and a pod no policy selects flagged; playing the kill chain creates the pod on the live lab, passes the EHR call (tier 2) and
 //! ends with the drop line of `exfil.attacker.io:443`; the attempt form shows a drop with tier 3 and
 //! `tier3-default-deny`; a decision made outside the page reaches its log without a reload; the log filters
 //! and exports what it shows; a stopped lab shows a clear message. A screenshot after the kill chain is
@@ -237,6 +237,11 @@ fn the_scenario_page_shows_the_lab_and_plays_the_kill_chain_in_chromium() {
     let lab = Lab::up(&[]);
     let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
     kube(&lab, reqwest::Method::POST, "/api/v1/namespaces", Some(namespace));
+    // A workload no policy will select, to be flagged.
+    let stray = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "stray-tool", "namespace": NAMESPACE, "labels": {"app": "stray-tool"}},
+        "spec": {"containers": [{"name": "tool", "image": "busybox:1.36"}]}});
+    kube(&lab, reqwest::Method::POST, &format!("/api/v1/namespaces/{NAMESPACE}/pods"), Some(stray));
     let (_ui, url) = start_ui(&lab);
     let mut b = Browser::start(&chromium, &driver);
 
@@ -251,6 +256,13 @@ fn the_scenario_page_shows_the_lab_and_plays_the_kill_chain_in_chromium() {
     assert_eq!(b.text_of("title"), "MCP egress containment: the lab's scenario");
     let errors = b.console_errors();
     assert!(errors.is_empty(), "console errors on load: {errors:?}");
+    // The console check sees errors at all: one the test makes is reported.
+    b.js("console.error('ui_browser probe'); return true;");
+    let probe = b.console_errors();
+    assert!(
+        probe.len() == 1 && probe[0].contains("ui_browser probe"),
+        "the browser log reports console errors: {probe:?}"
+    );
 
     // Apply the containment: the servers appear, reconciled, with their permits; tiers 1 and 3 by name.
     let mut ws = Workspace::for_lab(
@@ -273,6 +285,11 @@ fn the_scenario_page_shows_the_lab_and_plays_the_kill_chain_in_chromium() {
     assert!(b.text_of("#tier1").contains("tier1-registry"), "tier 1: {}", b.text_of("#tier1"));
     assert!(b.text_of("#tier3").contains("tier3-default-deny"), "tier 3: {}", b.text_of("#tier3"));
     assert_eq!(b.js("return document.querySelector('#banner').className;"), json!(""), "no hint once applied");
+    let stray = b.text_of("#unprotected tr[data-unprotected='stray-tool']");
+    assert!(
+        stray.contains("app=stray-tool") && stray.contains("no FirewallPolicy rule"),
+        "the stray pod is flagged: {stray:?}"
+    );
 
     // The kill chain, on the live lab: the pod is created, the EHR call passes, the exfiltration drops.
     assert!(!pod_names(&lab).iter().any(|p| p == POD), "no pod before the play");
