@@ -110,6 +110,8 @@ struct Browser {
     base: String,
     _driver: Running,
     rt: tokio::runtime::Runtime,
+    /// Chromium's profile, removed with the browser.
+    _profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -123,18 +125,20 @@ impl Browser {
             .expect("chromedriver");
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(60)).build().unwrap();
-        let mut browser = Browser { http, base: format!("http://127.0.0.1:{port}"), _driver: Running(child), rt };
+        let profile = tempfile::tempdir().unwrap();
+        let profile_dir = profile.path().display().to_string();
+        let mut browser =
+            Browser { http, base: format!("http://127.0.0.1:{port}"), _driver: Running(child), rt, _profile: profile };
         let deadline = Instant::now() + Duration::from_secs(20);
         while browser.raw("GET", "/status", None).is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not answer on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile = tempfile::tempdir().unwrap().keep();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium, "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1500", format!("--user-data-dir={}", profile.display())]},
+                "--window-size=1400,1500", format!("--user-data-dir={profile_dir}")]},
             "goog:loggingPrefs": {"browser": "ALL"}}}});
         let session = browser.raw("POST", "/session", Some(caps)).expect("a WebDriver session");
         let id = session["sessionId"].as_str().expect("sessionId").to_string();

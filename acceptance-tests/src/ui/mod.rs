@@ -203,6 +203,9 @@ async fn kill_chain_pod(State(backend): State<Arc<Backend>>, UrlPath(namespace):
         }
     };
     let at = PodRef { namespace: namespace.clone(), name: KILL_CHAIN_POD.into() };
+    if created {
+        crate::http::log("ui", format!("kill chain: created pod {at}; waiting for its IP"));
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match backend.pep.workload(&at) {
