@@ -13,8 +13,10 @@ tools:
 	  bash "$$script" >/dev/null || { echo "make tools: $$script failed; see its messages above" >&2; exit 1; }; \
 	done
 
+# KEEP=1 keeps the lab and its scenario page running after the demo, with the containment applied, until Ctrl-C.
+KEEP ?= 0
 demo: build
-	@bash scripts/demo.sh
+	@KEEP=$(KEEP) bash scripts/demo.sh
 
 # Every test in the workspace, against one build of each binary, ending with one summary line of counts.
 test: build tools

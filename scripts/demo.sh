@@ -5,6 +5,10 @@
 # with no registry and no `terraform init` (dev_overrides in a private CLI configuration), prints what it
 # shows, proves the lab holds nothing but its baseline, and stops the lab. Leaves nothing
 # behind but the repo's ignored cache. Every step that goes wrong stops the demo with what it printed.
+#
+# The scenario page (`mcp-egress-lab ui`) runs beside the lab for the whole demo and its URL is printed first.
+# With KEEP=1 (`make demo KEEP=1`) the demo then applies examples/containment-aws to namespace obot-mcp and
+# keeps the lab and the page running, so the kill chain can be played in the browser, until Ctrl-C stops both.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
@@ -19,7 +23,9 @@ for bin in "$lab" "$provider_dir/terraform-provider-aviatrix"; do
   fi
 done
 work="$(mktemp -d)"
+ui_pid=""
 cleanup() {
+  if [ -n "$ui_pid" ]; then kill "$ui_pid" 2>/dev/null || true; wait "$ui_pid" 2>/dev/null || true; fi
   if [ -f "$work/lab/lab.env" ]; then "$lab" down --dir "$work/lab" >/dev/null 2>&1; fi
   rm -rf "$work"
 }
@@ -34,6 +40,17 @@ fail() {
 
 echo "== the lab: mcp-egress-lab up"
 "$lab" up --dir "$work/lab"
+# The scenario page, on a free loopback port; it prints its URL on its first line.
+"$lab" ui --dir "$work/lab" --port "${UI_PORT:-0}" --namespace obot-mcp >"$work/ui.out" 2>"$work/ui.err" &
+ui_pid=$!
+for _ in $(seq 100); do
+  grep -q '^scenario page: ' "$work/ui.out" 2>/dev/null && break
+  kill -0 "$ui_pid" 2>/dev/null || fail "mcp-egress-lab ui stopped" "$(cat "$work/ui.err")"
+  sleep 0.1
+done
+ui_url="$(sed -n 's/^scenario page: //p' "$work/ui.out")"
+[ -n "$ui_url" ] || fail "mcp-egress-lab ui printed no URL" "$(cat "$work/ui.err")"
+echo "== the scenario page: $ui_url"
 # The provider reads everything from the environment: `provider "aviatrix" {}` needs no attribute.
 set -a
 # shellcheck disable=SC1091
@@ -98,3 +115,37 @@ case "$code" in
   1) fail "the lab holds more than its baseline" "$out" ;;
   *) fail "mcp-egress-lab inventory --diff could not compare (exit $code)" "$out" ;;
 esac
+
+if [ "${KEEP:-0}" != 1 ]; then
+  echo
+  echo "== the scenario page was at $ui_url; run \`make demo KEEP=1\` to keep it and the lab running"
+  exit 0
+fi
+echo
+echo "== KEEP=1: examples/containment-aws applied to namespace obot-mcp, for the page"
+python3 - "$work/lab" <<'PY' || fail "could not create namespace obot-mcp in the lab's Kubernetes" ""
+import json, re, ssl, sys, urllib.error, urllib.request
+lab = sys.argv[1]
+config = open(f"{lab}/kubeconfig").read()
+server = re.search(r"server:\s*(\S+)", config).group(1)
+token = re.search(r"token:\s*(\S+)", config).group(1).strip('"')
+body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "obot-mcp"}}).encode()
+request = urllib.request.Request(f"{server}/api/v1/namespaces", data=body, method="POST",
+                                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+try:
+    urllib.request.urlopen(request, context=ssl.create_default_context(cafile=f"{lab}/ca.pem"))
+except urllib.error.HTTPError as e:
+    if e.code != 409:
+        raise
+PY
+mkdir -p "$work/containment"
+cp "$REPO_ROOT/examples/containment-aws/main.tf" "$work/containment/"
+cd "$work/containment"
+out="$(TF_VAR_mcp_namespace=obot-mcp "$terraform" apply -auto-approve -no-color 2>&1)" \
+  || fail "terraform apply of examples/containment-aws failed" "$out"
+sed -n '/^Apply complete/p' <<<"$out"
+echo
+echo "== the scenario page: $ui_url"
+echo "   play the kill chain there; the lab is in $work/lab (. $work/lab/lab.env to use it)."
+echo "   Ctrl-C stops the page and the lab and removes everything the demo made."
+wait "$ui_pid" || true

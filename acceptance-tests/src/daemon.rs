@@ -466,7 +466,13 @@ pub async fn serve(dir: &Path) -> anyhow::Result<()> {
         .with_state(admin.clone());
     let pep = crate::pep::Pep::new(&lab.dir, emulators.controller.clone(), emulators.kube.clone())?;
     let token = admin.token.clone();
-    let admin_router = admin_router.merge(crate::pep::http::routes(pep).route_layer(axum::middleware::from_fn(
+    let protected = crate::pep::http::routes(pep.clone()).merge(crate::ui::routes(
+        &lab.dir,
+        emulators.controller.clone(),
+        emulators.kube.clone(),
+        pep,
+    ));
+    let admin_router = admin_router.merge(protected.route_layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
             let token = token.clone();
             async move {

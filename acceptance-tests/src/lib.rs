@@ -16,3 +16,4 @@ pub mod kube;
 pub mod pep;
 pub mod store;
 pub mod tls;
+pub mod ui;

@@ -134,6 +134,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the scenario page on loopback (no external assets) and print its URL: the MCP servers of a
+    /// namespace with their pods, modes and permits, the tier-1 and tier-3 rules, an attempt form, the live
+    /// decision log, and the kill chain played on this lab. Runs until interrupted; the lab may start later.
+    Ui {
+        #[command(flatten)]
+        lab: Lab,
+        /// The port on 127.0.0.1; 0 picks a free one.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The MCP namespace shown first (the page can switch).
+        #[arg(long, default_value = "obot-mcp")]
+        namespace: String,
+    },
     /// Run the lab in the foreground (what `up` starts detached).
     #[command(hide = true)]
     Serve {
@@ -212,6 +225,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Decisions { lab, follow, json } => decisions(&lab.dir, follow, json).await,
+        Command::Ui { lab, port, namespace } => {
+            let dir = LabDir::new(&lab.dir)?.dir;
+            let locate: mcp_egress_lab::ui::Locate = std::sync::Arc::new(move || {
+                running_lab(&dir).map(|(run, token)| (run.admin_url, token)).map_err(|e| format!("{e:#}"))
+            });
+            mcp_egress_lab::ui::serve(locate, &namespace, port, |url| {
+                use std::io::Write;
+                println!("scenario page: {url}");
+                let _ = std::io::stdout().flush();
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { lab } => {
             mcp_egress_lab::daemon::serve(&lab.dir).await?;
             Ok(ExitCode::SUCCESS)

@@ -121,6 +121,14 @@ impl ObjectReader {
         let Some(def) = state.resource("", plural).cloned() else { return Vec::new() };
         state.list(&def, ns).into_iter().cloned().collect()
     }
+
+    /// Objects of any served resource (`group` empty for the core group) in `ns`, in name order; `None` when
+    /// the API does not serve that resource (a CRD that is not installed).
+    pub fn list(&self, group: &str, plural: &str, ns: Option<&str>) -> Option<Vec<serde_json::Value>> {
+        let state = self.app.store.lock();
+        let def = state.resource(group, plural)?.clone();
+        Some(state.list(&def, ns).into_iter().cloned().collect())
+    }
 }
 
 impl Drop for KubeHandle {
@@ -197,6 +205,16 @@ pub fn saved_inventory(dir: &Path) -> anyhow::Result<Vec<Object>> {
 /// Calls one of the lab endpoints of a running API from another process (the CLI), on the port in the lab's
 /// port book, with the token from its secrets and the lab CA in `DIR/ca.pem`.
 async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+    call_lab_with(dir, method, path, None).await
+}
+
+/// [`call_lab`] with a JSON body.
+async fn call_lab_with(
+    dir: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
     use http_body_util::BodyExt;
     let lab = crate::daemon::LabDir::new(dir)?;
     let port = *lab.ports().get(TARGET).context("the lab's Kubernetes API has not been started in this directory")?;
@@ -220,7 +238,8 @@ async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<serde_
         .uri(path)
         .header("host", format!("127.0.0.1:{port}"))
         .header("authorization", format!("Bearer {token}"))
-        .body(http_body_util::Empty::<bytes::Bytes>::new())?;
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))?;
     let resp = sender.send_request(req).await?;
     let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();
@@ -229,6 +248,17 @@ async fn call_lab(dir: &Path, method: &str, path: &str) -> anyhow::Result<serde_
         anyhow::bail!("{}", value.get("message").and_then(serde_json::Value::as_str).unwrap_or(status.as_str()));
     }
     Ok(value)
+}
+
+/// Creates a pod through the running lab's Kubernetes API (admission, defaults and the kubelet apply as to any
+/// client); a pod of that name already there is left as it is. Answers whether it was created.
+pub async fn create_pod_in(dir: &Path, pod: &serde_json::Value) -> anyhow::Result<bool> {
+    let ns = pod.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).unwrap_or("default");
+    match call_lab_with(dir, "POST", &format!("/api/v1/namespaces/{ns}/pods"), Some(pod)).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.to_string().contains("already exists") => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// `mcp-egress-lab pod-fail`: restarts pod `namespace/name` of the running lab in `dir` with a new IP.

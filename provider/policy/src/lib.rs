@@ -12,3 +12,4 @@ pub use domain::{Domain, DomainPattern, Rejection, ACCEPTED};
 pub use list::{normalize, Invalid, Normalized, Removed};
 pub use matcher::Matcher;
 pub mod eval;
+pub mod inventory;

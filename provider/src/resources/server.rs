@@ -42,11 +42,9 @@ const TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const POLL: Duration = Duration::from_secs(1);
 const REPORT_EVERY: Duration = Duration::from_secs(5);
 
-/// The label every FirewallPolicy of this provider carries, and its value.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const MANAGER: &str = "terraform-provider-aviatrix";
-/// The label naming the MCP server a policy of this provider is for.
-pub const SERVER_LABEL: &str = "mcp-egress.aviatrix.com/server";
+/// The label every FirewallPolicy of this provider carries, its value, and the label naming the MCP server a
+/// policy of this provider is for.
+pub use mcp_egress_policy::inventory::{MANAGED_BY, MANAGER, SERVER_LABEL};
 /// The SmartGroup every rule of the policy points at.
 pub const ANY_DESTINATION: &str = "any-destination";
 
