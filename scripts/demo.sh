@@ -121,9 +121,12 @@ kill_chain() {
  "metadata": {"name": "$pod", "namespace": "$namespace", "labels": {"app": "healthcare-mcp"}},
  "spec": {"containers": [{"name": "mcp", "image": "ghcr.io/obot-platform/mcp-images/stdio-wrapper:v0.24.2"}]}}
 POD
+  # The kubelet stand-in gives the pod an IP within a second or so; until then the field is empty.
   local ip="" deadline=$((SECONDS + 30))
   while [ -z "$ip" ] && [ "$SECONDS" -lt "$deadline" ]; do
-    ip="$(kubectl get pod -n "$namespace" "$pod" -o 'jsonpath={.status.podIP}' 2>/dev/null || true)"
+    if ! ip="$(kubectl get pod -n "$namespace" "$pod" -o 'jsonpath={.status.podIP}' 2>&1)"; then
+      fail "kubectl get pod failed" "$ip"
+    fi
     [ -n "$ip" ] || sleep 0.2
   done
   [ -n "$ip" ] || fail "the pod got no IP" "$(kubectl get pod -n "$namespace" "$pod" -o yaml 2>&1)"

@@ -6,66 +6,15 @@
 //! `terraform fmt -check`, and with `terraform validate` when the registry can be reached.
 
 mod common;
-mod kube_common;
 
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use common::cluster::{decide, kubectl, kubectl_ok, run_pod};
 use common::lab::Lab;
 use common::terraform::{provider_dir, Run, Workspace};
 use common::tools::text;
-use serde_json::{json, Value};
 
 const NAMESPACE: &str = "obot-mcp";
-
-fn kubectl(lab: &Lab, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(kube_common::kubectl_bin())
-        .env("KUBECONFIG", lab.var("KUBECONFIG"))
-        .env("HOME", lab.path())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    child.wait_with_output().expect("kubectl")
-}
-
-fn kubectl_ok(lab: &Lab, args: &[&str], stdin: Option<&str>) -> String {
-    let out = kubectl(lab, args, stdin);
-    assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// A pod as Obot runs an MCP server (`app: <server>`); returns once it has an IP.
-fn run_pod(lab: &Lab, name: &str, app: &str) {
-    let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                     "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": app}},
-                     "spec": {"containers": [{"name": "mcp", "image": "ghcr.io/obot-platform/mcp-images/stdio-wrapper:v0.24.2"}]}});
-    kubectl_ok(lab, &["apply", "-f", "-"], Some(&pod.to_string()));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let out = kubectl(lab, &["get", "pod", "-n", NAMESPACE, name, "-o", "jsonpath={.status.podIP}"], None);
-        if out.status.success() && !out.stdout.is_empty() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("pod {NAMESPACE}/{name} got no IP");
-}
-
-/// `mcp-egress-lab attempt --json`: (action, tier, rule).
-fn decide(lab: &Lab, pod: &str, dst: &str) -> (String, u64, String) {
-    let out = lab.cli(&["attempt", "--pod", pod, "--dst", dst, "--json"]);
-    assert!(out.status.success(), "attempt {pod} {dst}: {}", text(&out));
-    let d: Value = serde_json::from_slice(&out.stdout).expect("attempt --json prints JSON");
-    let field = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-    (field("action"), d["tier"].as_u64().unwrap_or(99), field("rule"))
-}
 
 fn ok(run: Run, what: &str) -> Run {
     let run = run.expect_code(0, what);
@@ -99,7 +48,7 @@ fn existing_cluster(blueprint: &str) {
     assert_eq!(names, ["mcp-egress-healthcare-mcp", "mcp-egress-search-mcp"], "one FirewallPolicy per server");
 
     // The server runs after the apply (Obot starts it in the namespace the release made).
-    run_pod(&lab, "healthcare-mcp-7f4d9c", "healthcare-mcp");
+    run_pod(&lab, NAMESPACE, "healthcare-mcp-7f4d9c", "healthcare-mcp");
     let pod = format!("{NAMESPACE}/healthcare-mcp-7f4d9c");
     let want = |a: &str, t: u64, r: &str| (a.to_string(), t, r.to_string());
     assert_eq!(decide(&lab, &pod, "api.ehr.example.com:443"), want("permit", 2, "tier2-healthcare-mcp"));
