@@ -36,10 +36,10 @@ pub fn kubectl_ok(lab: &Lab, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// A pod as Obot runs an MCP server, labelled `app: <app>`; returns once the kubelet gave it an IP.
+/// A pod as Obot runs an MCP server, labelled `app: <app>` (and the user it runs for); returns once the kubelet gave it an IP.
 pub fn run_pod(lab: &Lab, namespace: &str, name: &str, app: &str) {
     let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                     "metadata": {"name": name, "namespace": namespace, "labels": {"app": app}},
+                     "metadata": {"name": name, "namespace": namespace, "labels": {"app": app, "mcp-user-id": "u1"}},
                      "spec": {"containers": [{"name": "mcp", "image": "ghcr.io/obot-platform/mcp-images/stdio-wrapper:v0.24.2"}]}});
     kubectl_ok(lab, &["apply", "-f", "-"], Some(&pod.to_string()));
     let deadline = Instant::now() + Duration::from_secs(30);
