@@ -154,12 +154,13 @@ resource "aviatrix_mcp_egress_masquerade" "nodes" {
 module "policy" {
   source = "../../modules/egress-policy"
 
-  cloud         = "azure"
-  cluster_id    = azurerm_kubernetes_cluster.this.id
-  region        = var.location
-  namespace     = var.mcp_namespace
-  extra_permits = var.extra_permits
-  log_export    = var.syslog_server == "" ? null : { server = var.syslog_server, port = var.syslog_port, protocol = var.syslog_protocol }
+  cloud           = "azure"
+  cluster_id      = azurerm_kubernetes_cluster.this.id
+  region          = var.location
+  namespace       = var.mcp_namespace
+  pod_ip_fallback = var.pod_ip_fallback
+  extra_permits   = var.extra_permits
+  log_export      = var.syslog_server == "" ? null : { server = var.syslog_server, port = var.syslog_port, protocol = var.syslog_protocol }
 
   depends_on = [aviatrix_mcp_egress_masquerade.nodes, azurerm_role_assignment.aviatrix, azurerm_role_assignment.aviatrix_rbac]
 }
@@ -199,5 +200,14 @@ check "exfiltration_is_dropped_by_tier_3" {
   assert {
     condition     = alltrue([for v in data.aviatrix_mcp_egress_verdict.exfil : v.action == "drop" && v.rule == "tier3-default-deny"])
     error_message = "exfil.attacker.io:443 is not dropped by tier3-default-deny for every server: ${jsonencode({ for n, v in data.aviatrix_mcp_egress_verdict.exfil : n => v.reason })}"
+  }
+}
+
+# A cluster the controller registers as Partial cannot resolve label SmartGroups: enforcement by label is not
+# live until the controller can read the cluster, or until pod_ip_fallback lists the pod IPs.
+check "label_enforcement_is_live" {
+  assert {
+    condition     = module.policy.cluster_status == "Connected" || var.pod_ip_fallback
+    error_message = "the controller reports the cluster ${module.policy.cluster_status}: label SmartGroups do not resolve, so the tiers match no pod. Give the controller read access to the cluster, or set pod_ip_fallback = true (pod IPs read live at every plan)."
   }
 }

@@ -42,13 +42,14 @@ module "egress" {
 module "policy" {
   source = "../../../modules/egress-policy"
 
-  cloud         = "aws"
-  cluster_id    = var.eks_cluster_id
-  region        = var.aws_region
-  namespace     = var.mcp_namespace
-  extra_permits = var.extra_permits
-  enforcement   = var.enforcement
-  log_export    = var.syslog_server == "" ? null : { server = var.syslog_server, port = var.syslog_port, protocol = var.syslog_protocol }
+  cloud           = "aws"
+  cluster_id      = var.eks_cluster_id
+  region          = var.aws_region
+  namespace       = var.mcp_namespace
+  pod_ip_fallback = var.pod_ip_fallback
+  extra_permits   = var.extra_permits
+  enforcement     = var.enforcement
+  log_export      = var.syslog_server == "" ? null : { server = var.syslog_server, port = var.syslog_port, protocol = var.syslog_protocol }
 
   depends_on = [module.egress]
 }
@@ -109,5 +110,14 @@ check "each_server_reaches_its_own_domains_by_tier_2" {
   assert {
     condition     = alltrue([for name, v in data.aviatrix_mcp_egress_verdict.own : v.action == "permit" && v.tier == 2])
     error_message = "a server does not reach its first domain through tier 2: ${jsonencode({ for n, v in data.aviatrix_mcp_egress_verdict.own : n => v.reason })}"
+  }
+}
+
+# A cluster the controller registers as Partial cannot resolve label SmartGroups: enforcement by label is not
+# live until the controller can read the cluster, or until pod_ip_fallback lists the pod IPs.
+check "label_enforcement_is_live" {
+  assert {
+    condition     = module.policy.cluster_status == "Connected" || var.pod_ip_fallback
+    error_message = "the controller reports the cluster ${module.policy.cluster_status}: label SmartGroups do not resolve, so the tiers match no pod. Give the controller read access to the cluster, or set pod_ip_fallback = true (pod IPs read live at every plan)."
   }
 }

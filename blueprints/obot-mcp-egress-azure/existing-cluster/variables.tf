@@ -162,3 +162,9 @@ variable "obot_secrets_version" {
   type        = string
   default     = "1"
 }
+
+variable "pod_ip_fallback" {
+  description = "For a cluster the controller registers as Partial (label SmartGroups do not resolve): also list each MCP pod's IP, read live, so one apply after a pod restart refreshes them."
+  type        = bool
+  default     = false
+}
