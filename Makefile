@@ -13,7 +13,7 @@ tools:
 	  bash "$$script" >/dev/null || { echo "make tools: $$script failed; see its messages above" >&2; exit 1; }; \
 	done
 
-# KEEP=1 keeps the lab and its scenario page running after the demo, with the containment applied, until Ctrl-C.
+# KEEP=1 keeps the lab, the applied blueprint and the scenario page running after the demo, until Ctrl-C.
 KEEP ?= 0
 demo: build
 	@KEEP=$(KEEP) bash scripts/demo.sh

@@ -9,16 +9,15 @@
 //! other's verdicts as they were.
 
 mod common;
-mod kube_common;
 
 use std::net::UdpSocket;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::{decide, kubectl_ok, run_pod};
 use common::lab::Lab;
 use common::terraform::{Run, Workspace};
 use common::tools::{repo_root, text};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const POD: &str = "healthcare-mcp-7f4d9c";
 const OTHER_POD: &str = "search-mcp-5b8c21";
@@ -26,46 +25,6 @@ const NAMESPACE: &str = "obot-mcp";
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn kubectl(lab: &Lab, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(kube_common::kubectl_bin())
-        .env("KUBECONFIG", lab.var("KUBECONFIG"))
-        .env("HOME", lab.path())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(input) = stdin {
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    child.wait_with_output().expect("kubectl")
-}
-
-fn kubectl_ok(lab: &Lab, args: &[&str], stdin: Option<&str>) -> String {
-    let out = kubectl(lab, args, stdin);
-    assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// A pod as Obot runs an MCP server: labelled `app: <server>`; returns once the kubelet gave it an IP.
-fn run_pod(lab: &Lab, namespace: &str, name: &str, app: &str) {
-    let pod = json!({"apiVersion": "v1", "kind": "Pod",
-                     "metadata": {"name": name, "namespace": namespace, "labels": {"app": app, "mcp-user-id": "u1"}},
-                     "spec": {"containers": [{"name": "mcp", "image": "ghcr.io/obot-platform/mcp-images/stdio-wrapper:v0.24.2"}]}});
-    kubectl_ok(lab, &["apply", "-f", "-"], Some(&pod.to_string()));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let out = kubectl(lab, &["get", "pod", "-n", namespace, name, "-o", "jsonpath={.status.podIP}"], None);
-        if out.status.success() && !out.stdout.is_empty() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("pod {namespace}/{name} got no IP");
 }
 
 /// `mcp-egress-lab attempt`: the decision as JSON, and the printed line.
@@ -76,13 +35,6 @@ fn attempt(lab: &Lab, pod: &str, dst: &str) -> (Value, String) {
     assert!(json.status.success(), "attempt --json {pod} {dst}: {}", text(&json));
     let decision: Value = serde_json::from_slice(&json.stdout).expect("attempt --json prints JSON");
     (decision, String::from_utf8_lossy(&line.stdout).trim().to_string())
-}
-
-/// (action, tier, rule) of one attempt.
-fn decide(lab: &Lab, pod: &str, dst: &str) -> (String, u64, String) {
-    let (d, _) = attempt(lab, pod, dst);
-    let field = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-    (field("action"), d["tier"].as_u64().unwrap_or(99), field("rule"))
 }
 
 fn verdict(action: &str, tier: u64, rule: &str) -> (String, u64, String) {

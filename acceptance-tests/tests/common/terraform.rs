@@ -225,6 +225,37 @@ impl Workspace {
         std::fs::write(self.dir.path().join(name), contents).expect("writing into the workspace");
     }
 
+    /// Copies the repository folder `from` (such as `modules`) to the same place in the workspace, skipping
+    /// what `terraform init` and `apply` leave there (`.terraform*`, state files), so a root module's relative
+    /// module sources (`../../modules/...`) resolve in the copy as in the repository.
+    pub fn copy_repo_tree(&self, from: &str) {
+        fn copy(src: &Path, dst: &Path) {
+            std::fs::create_dir_all(dst).expect("creating a folder in the workspace");
+            for entry in std::fs::read_dir(src).unwrap_or_else(|e| panic!("{}: {e}", src.display())) {
+                let entry = entry.expect("folder entry");
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with(".terraform") || name.contains(".tfstate") {
+                    continue;
+                }
+                let path = entry.path();
+                if path.is_dir() {
+                    copy(&path, &dst.join(&name));
+                } else {
+                    std::fs::copy(&path, dst.join(&name)).expect("copying into the workspace");
+                }
+            }
+        }
+        copy(&tools::repo_root().join(from), &self.path().join(from));
+    }
+
+    /// Runs terraform with `args` in the workspace's subfolder `dir` (`terraform -chdir=dir ...`).
+    pub fn run_in(&self, dir: &str, args: &[&str]) -> Run {
+        let chdir = format!("-chdir={dir}");
+        let mut all = vec![chdir.as_str()];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     /// terraform with `args` in the workspace, with logging off unless the test set TF_LOG.
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.terraform.bin);
