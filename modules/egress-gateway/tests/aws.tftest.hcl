@@ -1,6 +1,6 @@
 # EKS: a new gateway, the node route through it, VPC CNI external SNAT; then bad inputs refused at plan.
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "eks" {

@@ -1,6 +1,6 @@
 # AKS: a gateway in the VNet, the node routes through it (a VirtualAppliance hop), azure-ip-masq-agent.
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "aks" {

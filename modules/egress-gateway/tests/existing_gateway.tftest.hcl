@@ -1,6 +1,6 @@
 # An existing fabric customer: the spoke is theirs; the module creates no gateway, only the routes through it.
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "spoke" {

@@ -1,7 +1,7 @@
 # EKS: onboarding with every flag on, the default infrastructure permits as tier 1, the default deny as tier 3,
 # a syslog profile; then what the gateway decides for a pod of the namespace.
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "eks" {

@@ -1,6 +1,6 @@
 # AKS: the Azure infrastructure permits by default, tier 3 in monitor mode (lets through and logs).
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "aks" {

@@ -1,7 +1,7 @@
 # Tier 2 on top of the egress-policy module: each server reaches its own domains and nothing else, an empty
 # list is zero egress, and a server's permit is not another's.
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "policy" {

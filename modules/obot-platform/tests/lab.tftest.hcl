@@ -1,7 +1,7 @@
 # The lab's charts (the stand-ins with the real charts' value names): both releases deployed, the MCP
 # namespace there, nothing in it uncontained; bad inputs refused at plan.
 run "lab" {
-  module { source = "./tests/lab" }
+  module { source = "../_tests/lab" }
 }
 
 run "platform" {
