@@ -5,7 +5,7 @@
 //! ends with the drop line of `exfil.attacker.io:443`; the attempt form shows a drop with tier 3 and
 //! `tier3-default-deny`; a decision made outside the page reaches its log without a reload; the log filters
 //! and exports what it shows; a stopped lab shows a clear message. A screenshot after the kill chain is
-//! written to docs/scenario-page.png with UPDATE_DOCS=1.
+//! written to .cache/screenshots/scenario-page.png (git ignores it) on every run.
 //!
 //! Chromium and chromedriver come from `scripts/install-chromium.sh` (run by `make tools`; the test runs it
 //! too when they are missing). Only when they cannot be installed at all does the test print `SKIP:`, and
@@ -318,9 +318,10 @@ fn the_scenario_page_shows_the_lab_and_plays_the_kill_chain_in_chromium() {
     assert!(cli_log.contains(&line), "the line shown is the lab's decision log:\n{cli_log}");
     let shot = b.screenshot();
     assert!(shot.starts_with(b"\x89PNG"), "a PNG screenshot");
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(repo_root().join("docs/scenario-page.png"), &shot).unwrap();
-    }
+    // The screenshot is a build product, kept in the ignored cache beside the tools, never in git.
+    let shots = common::tools::cache_bin().with_file_name("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    std::fs::write(shots.join("scenario-page.png"), &shot).unwrap();
 
     // The attempt form asks the enforcement point.
     b.wait(
